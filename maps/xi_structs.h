@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every struct that crosses the kernel/user boundary (map keys and values, XDP metadata, ring
+ * buffer events), defined once for both builds. Padding is explicit and every layout is pinned by
+ * size/offset asserts, so a change that would make the loader and the datapath disagree fails
+ * to compile instead of corrupting a map. Wire-format fields are __be16/__be32.
+ */
+#ifndef XI_STRUCTS_H
+#define XI_STRUCTS_H
+
+#include "xi_common.h"
+
+/*
+ * An IP address as every table stores it: IPv6 as is, IPv4 as IPv4-mapped IPv6
+ * (::ffff:a.b.c.d). One form means one LPM trie, one hash key, and an IPv6 packet addressed to
+ * ::ffff:169.254.169.254 matches the same entries as IPv4 169.254.169.254.
+ */
+struct xi_addr {
+    __be32 w[4];
+};
+XI_SIZE_ASSERT(struct xi_addr, 16);
+
+/*
+ * XDP -> TC hand-off for a flow owned by a sibling edge, stored in the XDP metadata area in
+ * front of the packet. Only our XDP program can write it (the metadata area does not exist on
+ * the wire), so the TC program redirects into the mesh only packets that carry it.
+ */
+#define XI_META_MAGIC 0x58494d31u /* "XIM1" */
+#define XI_META_F_IPV6 0x01       /* the steered packet is IPv6 (encapsulate IP6IP6) */
+struct xi_xdp_meta {
+    __u32 magic;
+    __u16 owner; /* node slot of the owning edge */
+    __u8 gen;    /* generation slot the decision was taken in */
+    __u8 flags;  /* XI_META_F_* */
+};
+XI_SIZE_ASSERT(struct xi_xdp_meta, 8);
+XI_OFFSET_ASSERT(struct xi_xdp_meta, owner, 4);
+
+/* xi_active[0]: which generation slot the datapath reads. Flipped by one 4-byte store. */
+struct xi_active {
+    __u32 slot;
+    __u32 pad;
+    __u64 generation;
+};
+XI_SIZE_ASSERT(struct xi_active, 16);
+
+#define XI_CFG_METADATA_BLOCK 0x0001 /* deny metadata service addresses on the mesh */
+#define XI_CFG_INGRESS_ALLOW 0x0002  /* default action on mesh ingress is allow */
+#define XI_CFG_EGRESS_ALLOW 0x0004   /* default action on mesh egress is allow */
+#define XI_CFG_SELF_EDGE 0x0008      /* this node is an edge (steers VIP traffic) */
+#define XI_CFG_POLICY 0x0010         /* mesh policy is enforced */
+#define XI_CFG_CLAMP_MESH 0x0020     /* clamp MSS of TCP crossing the mesh interface */
+
+/* xi_gen_config[slot]: per-generation scalar settings. */
+struct xi_gen_config {
+    __u64 seed;       /* fleet-wide flow hash seed */
+    __u64 generation; /* monotonically increasing policy generation */
+    __u32 table_size; /* Maglev table size (prime) */
+    __u32 mesh_ifindex;
+    __u16 self_node; /* node slot of this node, XI_NODE_NONE if not in the table */
+    __u16 flags;     /* XI_CFG_* */
+    __u16 mesh_mtu;  /* MTU of this node's mesh interface */
+    __u16 vip_mss4;  /* MSS clamp of VIP SYN-ACKs, IPv4 (fits IPv4-in-IPv4 through the mesh) */
+    __u16 vip_mss6;  /* same for IPv6-in-IPv6 */
+    __u16 mesh_mss4; /* MSS clamp of TCP across the mesh interface, IPv4 */
+    __u16 mesh_mss6;
+    __u16 pad0;
+    __u32 ct_tcp_established_s; /* connection table idle timeouts */
+    __u32 ct_tcp_transitory_s;
+    __u32 ct_udp_s;
+    __u32 ct_icmp_s;
+    __u32 events_per_sec; /* deny-event token bucket, per CPU */
+    __u32 events_burst;
+    __u64 reserved[4];
+};
+XI_SIZE_ASSERT(struct xi_gen_config, 96);
+XI_OFFSET_ASSERT(struct xi_gen_config, table_size, 16);
+XI_OFFSET_ASSERT(struct xi_gen_config, self_node, 24);
+XI_OFFSET_ASSERT(struct xi_gen_config, ct_tcp_established_s, 40);
+XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 64);
+
+#define XI_NODE_F_VALID 0x01
+#define XI_NODE_F_HAS4 0x02
+#define XI_NODE_F_HAS6 0x04
+#define XI_NODE_F_EDGE 0x08
+
+/* xi_nodes[gen * XI_MAX_NODES + slot]: the fleet's nodes. Slots are stable across reloads. */
+struct xi_node {
+    struct xi_addr mesh6; /* IPv6 mesh address (valid with XI_NODE_F_HAS6) */
+    __be32 mesh4;         /* IPv4 mesh address (valid with XI_NODE_F_HAS4) */
+    __u16 flags;          /* XI_NODE_F_* */
+    __u16 weight;
+};
+XI_SIZE_ASSERT(struct xi_node, 24);
+XI_OFFSET_ASSERT(struct xi_node, mesh4, 16);
+
+/* xi_vips (hash, per generation). port 0 = any port of that protocol. */
+struct xi_vip_key {
+    struct xi_addr addr;
+    __be16 port;
+    __u8 proto;
+    __u8 pad;
+};
+XI_SIZE_ASSERT(struct xi_vip_key, 20);
+XI_OFFSET_ASSERT(struct xi_vip_key, port, 16);
+
+/* A port-0 entry that exists only so fragments (which carry no ports) find their VIP. */
+#define XI_VIP_F_FRAG_ONLY 0x0001
+struct xi_vip {
+    __u16 id;
+    __u16 flags;
+};
+XI_SIZE_ASSERT(struct xi_vip, 4);
+
+/* xi_idents (LPM trie, per generation): address -> role. prefixlen counts bits of addr. */
+struct xi_ident_key {
+    __u32 prefixlen;
+    struct xi_addr addr;
+};
+XI_SIZE_ASSERT(struct xi_ident_key, 20);
+
+#define XI_IDENT_F_METADATA 0x0001 /* a cloud metadata service address */
+#define XI_IDENT_F_NODE 0x0002     /* the mesh address of a fleet node (node field valid) */
+#define XI_IDENT_F_EDGE 0x0004     /* ... of an edge: may send steering traffic */
+struct xi_ident {
+    __u16 role;
+    __u16 flags; /* XI_IDENT_F_* */
+    __u16 node;  /* node slot with XI_IDENT_F_NODE */
+    __u16 pad;
+};
+XI_SIZE_ASSERT(struct xi_ident, 8);
+
+/*
+ * xi_rules (LPM trie, per generation). The roles are always matched in full (prefixlen >= 32);
+ * the protocol (8 bits) and the destination port (16 bits, big-endian so that prefixes are port
+ * ranges) follow. prefixlen 32 = any protocol, 40 = any port, 40 + n = port prefix of n bits.
+ */
+struct xi_rule_key {
+    __u32 prefixlen;
+    __u16 src_role;
+    __u16 dst_role;
+    __u8 proto;
+    __u8 port[2]; /* destination port, network byte order */
+    __u8 pad;
+};
+XI_SIZE_ASSERT(struct xi_rule_key, 12);
+XI_OFFSET_ASSERT(struct xi_rule_key, proto, 8);
+#define XI_RULE_PREFIX_ROLES 32
+#define XI_RULE_PREFIX_PROTO 40
+#define XI_RULE_PREFIX_FULL 56
+
+#define XI_ACT_ALLOW 1
+#define XI_ACT_DENY 2
+struct xi_rule {
+    __u16 slot; /* index into xi_rule_stats, names in the loader's catalog */
+    __u8 action;
+    __u8 flags;
+};
+XI_SIZE_ASSERT(struct xi_rule, 4);
+
+struct xi_rule_ctr {
+    __u64 packets;
+    __u64 bytes;
+};
+XI_SIZE_ASSERT(struct xi_rule_ctr, 16);
+
+/*
+ * xi_ct (LRU hash, survives reloads): one entry per connection, key normalised so both
+ * directions find it with one lookup: (a, port_a) is the numerically smaller endpoint.
+ */
+struct xi_ct_key {
+    struct xi_addr a;
+    struct xi_addr b;
+    __be16 port_a; /* ICMP echo: the identifier on both sides */
+    __be16 port_b;
+    __u8 proto;
+    __u8 pad[3];
+};
+XI_SIZE_ASSERT(struct xi_ct_key, 40);
+XI_OFFSET_ASSERT(struct xi_ct_key, port_a, 32);
+
+enum xi_ct_state {
+    XI_CT_SYN_SENT = 1,    /* initiator's SYN seen */
+    XI_CT_SYN_RECV = 2,    /* responder's SYN-ACK seen */
+    XI_CT_ESTABLISHED = 3, /* initiator's ACK seen (or UDP/ICMP reply seen) */
+    XI_CT_FIN = 4,         /* a FIN seen: closing */
+    XI_CT_CLOSED = 5,      /* RST seen */
+    XI_CT_OPEN = 6,        /* UDP / ICMP echo: request seen, no reply yet */
+};
+#define XI_CT_F_INIT_A 0x01 /* the initiator is endpoint a */
+struct xi_ct {
+    __u64 last_ns;
+    __u8 state; /* enum xi_ct_state */
+    __u8 flags; /* XI_CT_F_* */
+    __u16 rule_slot;
+    __u32 pad;
+};
+XI_SIZE_ASSERT(struct xi_ct, 16);
+
+/* xi_frags (LRU hash): verdict of a first fragment, applied to the datagram's other fragments. */
+struct xi_frag_key {
+    struct xi_addr src;
+    struct xi_addr dst;
+    __u32 id; /* IPv4: 16-bit IP ID, IPv6: fragment header identification */
+    __u8 proto;
+    __u8 pad[3];
+};
+XI_SIZE_ASSERT(struct xi_frag_key, 40);
+
+struct xi_frag {
+    __u64 ts_ns;
+    __u8 allow;
+    __u8 reason;
+    __u16 rule_slot;
+    __u32 pad;
+};
+XI_SIZE_ASSERT(struct xi_frag, 16);
+
+/* xi_events (ring buffer): one record per deny/steer event, rate-limited per CPU. */
+#define XI_EV_F_IPV6 0x01
+#define XI_EV_F_STEERED 0x02 /* the packet came out of a steering tunnel */
+struct xi_event {
+    __u64 ts_ns; /* bpf_ktime_get_ns() */
+    struct xi_addr src;
+    struct xi_addr dst;
+    __be16 sport;
+    __be16 dport;
+    __u8 proto;
+    __u8 hook;   /* enum xi_hook */
+    __u8 reason; /* enum xi_reason */
+    __u8 flags;  /* XI_EV_F_* */
+    __u16 src_role;
+    __u16 dst_role;
+    __u16 rule_slot; /* 0xffff: no rule */
+    __u16 node;      /* steering events: the owner / sending edge */
+};
+XI_SIZE_ASSERT(struct xi_event, 56);
+XI_OFFSET_ASSERT(struct xi_event, sport, 40);
+XI_OFFSET_ASSERT(struct xi_event, src_role, 48);
+
+struct xi_tokens {
+    __u64 last_ns;
+    __u64 tokens; /* scaled by 1e9: nanoseconds of credit */
+};
+XI_SIZE_ASSERT(struct xi_tokens, 16);
+
+#endif /* XI_STRUCTS_H */
