@@ -29,12 +29,12 @@
 #define XI_MAP_PREFIX "xi_"
 
 /* Hard limits compiled into both sides; the loader rejects configs that exceed them. */
-#define XI_MAX_NODES 256      /* nodes (edges + backends) in one fleet config */
-#define XI_MAX_ROLES 4096     /* identities (role ids 1..4094; 0 = world, 0xffff = any) */
+#define XI_MAX_NODES 256        /* nodes (edges + backends) in one fleet config */
+#define XI_MAX_ROLES 4096       /* identities (role ids 1..4094; 0 = world, 0xffff = any) */
 #define XI_MAX_RULE_SLOTS 16384 /* per-rule counters */
-#define XI_GEN_SLOTS 2        /* double-buffered generations of every reloadable table */
-#define XI_REASON_SLOTS 128   /* counters per hook, indexed by enum xi_reason */
-#define XI_HOOK_SLOTS 8       /* enum xi_hook */
+#define XI_GEN_SLOTS 2          /* double-buffered generations of every reloadable table */
+#define XI_REASON_SLOTS 128     /* counters per hook, indexed by enum xi_reason */
+#define XI_HOOK_SLOTS 8         /* enum xi_hook */
 #define XI_MAGLEV_DEFAULT_SIZE 65537
 #define XI_MAGLEV_MAX_SIZE 1048573 /* largest prime below 2^20 */
 

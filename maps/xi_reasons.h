@@ -18,43 +18,46 @@
     X(1, PASS_NOT_VIP, "pass_not_vip", "not addressed to a configured VIP: passed untouched")      \
     X(2, PASS_NOT_IP, "pass_not_ip", "neither IPv4 nor IPv6: passed untouched")                    \
     X(3, LOCAL, "local", "VIP flow owned by this edge: delivered locally")                         \
-    X(4, FORWARD, "forward", "VIP flow owned by a sibling edge: marked for the mesh")               \
+    X(4, FORWARD, "forward", "VIP flow owned by a sibling edge: marked for the mesh")              \
     X(5, ICMP_STEERED, "icmp_steered", "ICMP error for a VIP flow, steered by its inner header")   \
     X(6, FRAGMENT, "fragment", "fragment of a VIP datagram, steered by its 3-tuple")               \
     X(7, REDIRECT, "redirect", "encapsulated and redirected into the mesh interface")              \
-    X(8, UNMARKED, "unmarked", "no steering mark from our XDP program: left to the stack")          \
+    X(8, UNMARKED, "unmarked", "no steering mark from our XDP program: left to the stack")         \
     X(9, PUBLIC_ENCAP, "public_encap", "IPIP/IP6IP6 arriving on the public side: never steered")   \
-    X(10, DECAP, "decap", "steering traffic from a sibling edge decapsulated")                     \
+    X(10, DECAP, "decap", "steering traffic from a sibling edge decapsulated for a local VIP")     \
     X(11, MSS_CLAMPED, "mss_clamped", "TCP MSS option lowered to fit the mesh")                    \
     X(12, ALLOW_RULE, "allow_rule", "allowed by a rule")                                           \
     X(13, ALLOW_DEFAULT, "allow_default", "allowed by the default action")                         \
     X(14, ALLOW_TRACKED, "allow_tracked", "part of a tracked connection")                          \
     X(15, ALLOW_ICMP_RELATED, "allow_icmp_related", "ICMP error related to a tracked connection")  \
-    X(16, ALLOW_STEERED_VIP, "allow_steered_vip", "decapsulated client traffic to a local VIP")    \
-    X(17, NO_TABLE, "no_table", "no Maglev table loaded: VIP flow delivered locally")              \
+    X(16, STEER_OUT, "steer_out", "encapsulated steering traffic leaving for a sibling edge")      \
+    X(17, NO_TABLE, "no_table", "no Maglev table or owner: VIP flow delivered locally")            \
     X(18, PASS_NOT_STEERED, "pass_not_steered", "VIP flow this node does not steer (not an edge)") \
-    X(19, POLICY_DISABLED, "policy_disabled", "mesh policy not enforced on this hook")              \
+    X(19, POLICY_DISABLED, "policy_disabled", "mesh policy not enforced on this hook")             \
+    X(20, PASS_EXTHDR, "pass_exthdr",                                                              \
+      "IPv6 extension chain longer than inspected: passed to the stack, not steered")              \
+    X(21, LOCAL_FALLBACK, "local_fallback",                                                        \
+      "could not attach the steering mark (driver without XDP metadata): delivered locally")       \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \
     X(65, DROP_BAD_HEADER, "bad_header", "malformed header (IHL, version, length, TCP offset)")    \
-    X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")        \
-    X(67, DROP_ENCAP_FAILED, "encap_failed", "encapsulation failed (headroom or helper error)")     \
+    X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")       \
+    X(67, DROP_ENCAP_FAILED, "encap_failed", "encapsulation failed (headroom or helper error)")    \
     X(68, DROP_MESH_MTU, "mesh_mtu", "would exceed the mesh MTU after encapsulation")              \
-    X(69, DROP_NO_OWNER, "no_owner", "Maglev slot names no known edge")                            \
-    X(70, DROP_DECAP_UNKNOWN, "decap_unknown_source",                                              \
+    X(69, DROP_DECAP_UNKNOWN, "decap_unknown_source",                                              \
       "encapsulated packet whose outer source is not a sibling edge")                              \
-    X(71, DROP_DECAP_FAILED, "decap_failed", "decapsulation failed")                               \
-    X(72, DROP_METADATA, "metadata", "cloud metadata service address")                             \
-    X(73, DROP_RULE, "deny_rule", "denied by a rule")                                              \
-    X(74, DROP_DEFAULT, "deny_default", "denied by the default action")                            \
-    X(75, DROP_REPLY_ONLY, "reply_only", "reply-only role sending outside a tracked connection")   \
-    X(76, DROP_FRAG_UNTRACKED, "fragment_untracked",                                               \
+    X(70, DROP_DECAP_FAILED, "decap_failed", "decapsulation failed")                               \
+    X(71, DROP_METADATA, "metadata", "cloud metadata service address")                             \
+    X(72, DROP_RULE, "deny_rule", "denied by a rule")                                              \
+    X(73, DROP_DEFAULT, "deny_default", "denied by the default action")                            \
+    X(74, DROP_REPLY_ONLY, "reply_only", "reply-only role sending outside a tracked connection")   \
+    X(75, DROP_FRAG_UNTRACKED, "fragment_untracked",                                               \
       "non-first fragment whose first fragment was not seen or not allowed")                       \
-    X(77, DROP_FRAG_TINY, "fragment_tiny", "first fragment too short to hold the L4 header")       \
-    X(78, DROP_STEERED_NOT_VIP, "steered_not_vip",                                                 \
+    X(76, DROP_FRAG_TINY, "fragment_tiny", "first fragment too short to hold the L4 header")       \
+    X(77, DROP_STEERED_NOT_VIP, "steered_not_vip",                                                 \
       "decapsulated client traffic not addressed to a local VIP")                                  \
-    X(79, DROP_NO_POLICY, "no_policy", "no policy loaded")                                         \
-    X(80, DROP_REDIRECT_FAILED, "redirect_failed", "redirect into the mesh interface failed")      \
-    X(81, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")
+    X(78, DROP_NO_POLICY, "no_policy", "no policy loaded")                                         \
+    X(79, DROP_REDIRECT_FAILED, "redirect_failed", "redirect into the mesh interface failed")      \
+    X(80, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")
 
 enum xi_reason {
 #define XI_REASON_ENUM(num, name, label, desc) XI_R_##name = num,
@@ -78,7 +81,8 @@ enum xi_hook {
 #undef XI_HOOK_ENUM
 };
 
-XI_STATIC_ASSERT(XI_R_DROP_NOT_ENCAP_TARGET < XI_REASON_SLOTS, "reason numbers fit the counter array");
+XI_STATIC_ASSERT(XI_R_DROP_NOT_ENCAP_TARGET < XI_REASON_SLOTS,
+                 "reason numbers fit the counter array");
 XI_STATIC_ASSERT(XI_HOOK_TC_MESH_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
 
 /* Per-node counters (xi_node_stats at [node_slot * XI_NODE_CTR_SLOTS + counter]). */

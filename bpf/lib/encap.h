@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * IPIP / IP6IP6 encapsulation towards the owning edge (TC ingress on the public interface) and
+ * decapsulation of sibling traffic (TC ingress on the mesh interface).
+ *
+ * Encapsulation happens on the skb, not in XDP: forwarded packets have to become skbs anyway
+ * (the mesh interface is a TUN / WireGuard device without XDP transmit), and by TC time GRO has
+ * merged segments into one skb that bpf_skb_adjust_room(ENCAP_L3_* | FIXED_GSO) turns into a
+ * proper IPIP GSO packet for the mesh to segment. XDP keeps the cheap part: the decision.
+ */
+#ifndef XI_BPF_ENCAP_H
+#define XI_BPF_ENCAP_H
+
+#include "csum.h"
+#include "gen.h"
+#include "parse.h"
+#include "stats.h"
+
+#define XI_ENCAP_PULL_LEN 128
+
+/* Room for IP header + a full TCP header in the linear area, so direct access can parse it. */
+static __always_inline void xi_pull_headers(struct __sk_buff *skb)
+{
+    __u32 want = skb->len < XI_ENCAP_PULL_LEN ? skb->len : XI_ENCAP_PULL_LEN;
+
+    if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
+        bpf_skb_pull_data(skb, want);
+}
+
+/*
+ * The mesh is L3: any VLAN tag left on the skb (accelerated, or an inner QinQ tag still in the
+ * data) would either sit between Ethernet and IP after the encapsulation or be pushed back into
+ * the packet by the mesh device. Returns 0 when no tag is left.
+ */
+static __always_inline int xi_strip_vlans(struct __sk_buff *skb)
+{
+#pragma unroll
+    for (int i = 0; i < XI_MAX_VLAN + 1; i++) {
+        void *data = (void *)(long)skb->data;
+        void *end = (void *)(long)skb->data_end;
+        struct ethhdr *eth = data;
+
+        if ((void *)(eth + 1) > end)
+            return -1;
+        if (!skb->vlan_present && eth->h_proto != bpf_htons(ETH_P_8021Q) &&
+            eth->h_proto != bpf_htons(ETH_P_8021AD))
+            return 0;
+        if (bpf_skb_vlan_pop(skb))
+            return -1;
+    }
+    return -1;
+}
+
+static __always_inline int xi_encap_fail(__u32 reason)
+{
+    xi_count(XI_HOOK_TC_PUBLIC_INGRESS, reason);
+    return TC_ACT_SHOT;
+}
+
+/* Length of one wire packet once segmented: the whole datagram, or per GSO segment. */
+static __always_inline __u32 xi_wire_len(struct __sk_buff *skb, const struct xi_pkt *p, void *data,
+                                         void *end)
+{
+    __u32 hdrs;
+
+    if (!skb->gso_size)
+        return p->l3_len;
+    hdrs = p->l4_off - p->l3_off;
+    if (p->proto == IPPROTO_TCP) {
+        struct tcphdr *th = data + p->l4_off;
+
+        if (p->l4_off > XI_MAX_HDR_OFF || (void *)(th + 1) > end)
+            return p->l3_len;
+        hdrs += th->doff * 4;
+    } else {
+        hdrs += sizeof(struct udphdr);
+    }
+    return hdrs + skb->gso_size;
+}
+
+/*
+ * Encapsulate the Ethernet frame in skb (marked by our XDP program, see struct xi_xdp_meta) for
+ * the owning edge and redirect it into the mesh interface. Returns the TC verdict.
+ */
+static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_slot, __u32 owner,
+                                             int ipv6)
+{
+    struct xi_gen_config *cfg = bpf_map_lookup_elem(&xi_gen_config, &gen_slot);
+    __u16 need = ipv6 ? XI_NODE_F_HAS6 : XI_NODE_F_HAS4;
+    struct xi_node *self, *peer;
+    void *data, *end;
+    struct xi_pkt p = {};
+    __u32 overhead = ipv6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+    __u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO;
+    int err;
+
+    if (!cfg)
+        return xi_encap_fail(XI_R_DROP_NOT_ENCAP_TARGET);
+    self = xi_node_get(gen_slot, cfg->self_node);
+    peer = xi_node_get(gen_slot, owner);
+    if (!self || !peer || owner == cfg->self_node || !(peer->flags & XI_NODE_F_EDGE) ||
+        !(peer->flags & need) || !(self->flags & need))
+        return xi_encap_fail(XI_R_DROP_NOT_ENCAP_TARGET);
+
+    if (xi_strip_vlans(skb))
+        return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
+    xi_pull_headers(skb);
+    data = (void *)(long)skb->data;
+    end = (void *)(long)skb->data_end;
+    err = ipv6 ? xi_parse_ipv6(data, end, ETH_HLEN, &p) : xi_parse_ipv4(data, end, ETH_HLEN, &p);
+    if (err)
+        return xi_encap_fail(err);
+    if (xi_wire_len(skb, &p, data, end) + overhead > cfg->mesh_mtu)
+        return xi_encap_fail(XI_R_DROP_MESH_MTU);
+
+    flags |= ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+    if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags))
+        return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
+
+    if (ipv6) {
+        struct ipv6hdr o = {};
+
+        o.version = 6;
+        o.priority = p.tos >> 4;
+        o.flow_lbl[0] = (p.tos & 0x0f) << 4;
+        o.payload_len = bpf_htons(p.l3_len);
+        o.nexthdr = IPPROTO_IPV6;
+        o.hop_limit = p.ttl;
+        __builtin_memcpy(&o.saddr, &self->mesh6, sizeof(o.saddr));
+        __builtin_memcpy(&o.daddr, &peer->mesh6, sizeof(o.daddr));
+        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0);
+    } else {
+        struct iphdr o = {};
+
+        o.version = 4;
+        o.ihl = 5;
+        o.tos = p.tos;
+        o.tot_len = bpf_htons(p.l3_len + sizeof(o));
+        o.frag_off = bpf_htons(0x4000); /* DF: an oversize packet is dropped above, never split */
+        o.ttl = p.ttl;
+        o.protocol = IPPROTO_IPIP;
+        o.saddr = self->mesh4;
+        o.daddr = peer->mesh4;
+        o.check = xi_ipv4_csum(&o);
+        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0);
+    }
+    if (err)
+        return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
+
+    xi_count_node(owner, XI_NODE_FWD_PACKETS, skb->len);
+    if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
+        return xi_encap_fail(XI_R_DROP_REDIRECT_FAILED);
+    xi_count(XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT);
+    return TC_ACT_REDIRECT;
+}
+
+/*
+ * Remove the outer header of steering traffic (p describes the outer packet; its "L4" is the
+ * inner IP header). Same-family only (mixed families are rejected by the config), so no
+ * BPF_F_ADJ_ROOM_DECAP_L3_* flag is needed: they exist only from kernel 6.3 and only change the
+ * protocol, which stays the same here. Works from 6.1 on.
+ */
+static __always_inline int xi_decap(struct __sk_buff *skb, const struct xi_pkt *outer)
+{
+    __s32 len = outer->l4_off - outer->l3_off;
+
+    return bpf_skb_adjust_room(skb, -len, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO);
+}
+
+#endif /* XI_BPF_ENCAP_H */

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The mesh interface (wg0) hooks, shared by the L3 entry (TUN / kernel WireGuard: no Ethernet
+ * header, data starts at the IP header) and the L2 entry (veth, for tests and L2 meshes). After
+ * the link layer everything is the same code.
+ */
+#ifndef XI_BPF_MESH_H
+#define XI_BPF_MESH_H
+
+#include "common.h"
+#include "encap.h"
+#include "gen.h"
+#include "parse.h"
+#include "stats.h"
+#include "steer.h"
+
+static __always_inline int xi_mesh_verdict(__u32 hook, int action, __u32 reason)
+{
+    xi_count(hook, reason);
+    return action;
+}
+
+/* Parse the packet in skb; l2: whether it starts with an Ethernet header. */
+static __always_inline int xi_mesh_parse(struct __sk_buff *skb, int l2, struct xi_pkt *p)
+{
+    void *data, *end;
+    __u32 l3_off = 0;
+    __be16 proto = skb->protocol;
+    int r;
+
+    xi_pull_headers(skb);
+    data = (void *)(long)skb->data;
+    end = (void *)(long)skb->data_end;
+    if (l2) {
+        r = xi_parse_eth(data, end, &l3_off, &proto);
+        if (r)
+            return r;
+    }
+    if (proto == bpf_htons(ETH_P_IP))
+        return xi_parse_ipv4(data, end, l3_off, p);
+    if (proto == bpf_htons(ETH_P_IPV6))
+        return xi_parse_ipv6(data, end, l3_off, p);
+    return XI_R_PASS_NOT_IP;
+}
+
+static __always_inline int xi_is_steering(const struct xi_pkt *p)
+{
+    return (p->flags & XI_PKT_F_L4) && ((p->family == 4 && p->proto == IPPROTO_IPIP) ||
+                                        (p->family == 6 && p->proto == IPPROTO_IPV6));
+}
+
+/*
+ * Steering traffic from a sibling: the outer source must be an edge of the fleet. After the
+ * outer header is gone, the client's packet may only go to a VIP of this node (and is never a
+ * metadata service): a compromised edge cannot use the tunnel to reach anything else.
+ */
+static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const struct xi_gen *g,
+                                         const struct xi_pkt *outer)
+{
+    const __u32 hook = XI_HOOK_TC_MESH_INGRESS;
+    struct xi_ident *sender = xi_ident_lookup(g->slot, &outer->src);
+    struct xi_ident *dst;
+    struct xi_pkt inner = {};
+    __u64 hash;
+    __u32 node;
+    int r;
+
+    if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_UNKNOWN);
+    node = sender->node;
+    if ((outer->flags & XI_PKT_F_FRAG) || xi_decap(skb, outer))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_FAILED);
+
+    r = xi_mesh_parse(skb, l2, &inner);
+    if (r == XI_R_PASS_NOT_IP || (!r && inner.family != outer->family))
+        r = XI_R_DROP_DECAP_FAILED;
+    if (r)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
+    dst = xi_ident_lookup(g->slot, &inner.dst);
+    if (dst && (dst->flags & XI_IDENT_F_METADATA) && (g->cfg->flags & XI_CFG_METADATA_BLOCK))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_METADATA);
+    if (xi_vip_classify(g, &inner, &hash) == XI_R_PASS_NOT_VIP)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_STEERED_NOT_VIP);
+    xi_count_node(node, XI_NODE_DECAP_PACKETS, skb->len);
+    return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_DECAP);
+}
+
+/* Our own steering traffic leaving for a sibling (redirected by tc_public_ingress). */
+static __always_inline int xi_is_own_steering(const struct xi_gen *g, const struct xi_pkt *p)
+{
+    struct xi_ident *src, *dst;
+
+    if (!xi_is_steering(p))
+        return 0;
+    src = xi_ident_lookup(g->slot, &p->src);
+    dst = xi_ident_lookup(g->slot, &p->dst);
+    return src && dst && (src->flags & XI_IDENT_F_NODE) && src->node == g->cfg->self_node &&
+           (dst->flags & XI_IDENT_F_EDGE);
+}
+
+static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
+{
+    const __u32 hook = XI_HOOK_TC_MESH_INGRESS;
+    struct xi_pkt p = {};
+    struct xi_gen g;
+    int r;
+
+    r = xi_mesh_parse(skb, l2, &p);
+    if (r == XI_R_PASS_NOT_IP)
+        return xi_mesh_verdict(hook, XI_TC_NEXT, r);
+    if (r)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
+    if (!xi_gen_current(&g))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NO_POLICY);
+    if (xi_is_steering(&p))
+        return xi_mesh_decap(skb, l2, &g, &p);
+    return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_POLICY_DISABLED);
+}
+
+static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
+{
+    const __u32 hook = XI_HOOK_TC_MESH_EGRESS;
+    struct xi_pkt p = {};
+    struct xi_gen g;
+    int r;
+
+    r = xi_mesh_parse(skb, l2, &p);
+    if (r == XI_R_PASS_NOT_IP)
+        return xi_mesh_verdict(hook, XI_TC_NEXT, r);
+    if (r)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
+    if (!xi_gen_current(&g))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NO_POLICY);
+    if (xi_is_own_steering(&g, &p))
+        return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_STEER_OUT);
+    return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_POLICY_DISABLED);
+}
+
+#endif /* XI_BPF_MESH_H */

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Flow ownership: is this packet part of a VIP flow, and which edge owns that flow?
+ *
+ * - TCP/UDP to a VIP: hash of the 5-tuple as the client sends it.
+ * - ICMP errors (Fragmentation Needed, Packet Too Big, unreachable, time exceeded) about a packet
+ *   a VIP sent: hash of the embedded header reversed, i.e. the flow the error is about, so the
+ *   error reaches the edge that holds the socket and PMTUD works for steered flows.
+ * - Fragments: non-first fragments carry no ports, so every fragment of a VIP datagram (first
+ *   and others) is hashed on (src, dst, proto) with zero ports. All fragments of one datagram
+ *   reach the same edge, which reassembles it; unfragmented packets of the same UDP 5-tuple may
+ *   belong to another edge (documented in docs/steering.md; TCP does not fragment: DF + MSS).
+ */
+#ifndef XI_BPF_STEER_H
+#define XI_BPF_STEER_H
+
+#include "gen.h"
+#include "parse.h"
+#include "xi_hash.h"
+
+static __always_inline struct xi_vip *xi_vip_lookup(__u32 gen_slot, const struct xi_addr *addr,
+                                                    __be16 port, __u8 proto, int fragment)
+{
+    void *vips = bpf_map_lookup_elem(&xi_vips, &gen_slot);
+    struct xi_vip_key key = {};
+    struct xi_vip *vip;
+
+    if (!vips)
+        return NULL;
+    key.addr = *addr;
+    key.proto = proto;
+    if (!fragment) {
+        key.port = port;
+        vip = bpf_map_lookup_elem(vips, &key);
+        if (vip)
+            return vip;
+        key.port = 0;
+    }
+    vip = bpf_map_lookup_elem(vips, &key);
+    if (vip && (vip->flags & XI_VIP_F_FRAG_ONLY) && !fragment)
+        return NULL;
+    return vip;
+}
+
+static __always_inline __u64 xi_hash_tuple(__u8 family, const struct xi_addr *src,
+                                           const struct xi_addr *dst, __be16 sport, __be16 dport,
+                                           __u8 proto, __u64 seed)
+{
+    if (family == 4)
+        return xi_flow_hash4(src->w[3], dst->w[3], sport, dport, proto, seed);
+    return xi_flow_hash6(src, dst, sport, dport, proto, seed);
+}
+
+/*
+ * Classify p against the VIPs of generation g. Returns XI_R_PASS_NOT_VIP, or the path reason
+ * (XI_R_LOCAL for a plain VIP flow, XI_R_ICMP_STEERED, XI_R_FRAGMENT) with *hash set.
+ */
+static __always_inline int xi_vip_classify(const struct xi_gen *g, const struct xi_pkt *p,
+                                           __u64 *hash)
+{
+    __u64 seed = g->cfg->seed;
+
+    if (p->flags & XI_PKT_F_ICMP_ERR) {
+        if (!xi_vip_lookup(g->slot, &p->in_src, p->in_sport, p->in_proto, 0))
+            return XI_R_PASS_NOT_VIP;
+        *hash = xi_hash_tuple(p->family, &p->in_dst, &p->in_src, p->in_dport, p->in_sport,
+                              p->in_proto, seed);
+        return XI_R_ICMP_STEERED;
+    }
+    if (p->flags & XI_PKT_F_FRAG) {
+        if (!xi_vip_lookup(g->slot, &p->dst, 0, p->proto, 1))
+            return XI_R_PASS_NOT_VIP;
+        *hash = xi_hash_tuple(p->family, &p->src, &p->dst, 0, 0, p->proto, seed);
+        return XI_R_FRAGMENT;
+    }
+    if (!(p->flags & XI_PKT_F_L4) || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
+        return XI_R_PASS_NOT_VIP;
+    if (!xi_vip_lookup(g->slot, &p->dst, p->dport, p->proto, 0))
+        return XI_R_PASS_NOT_VIP;
+    *hash = xi_hash_tuple(p->family, &p->src, &p->dst, p->sport, p->dport, p->proto, seed);
+    return XI_R_LOCAL;
+}
+
+/* Owner (node slot) of a flow hash in generation g, or XI_NODE_NONE. */
+static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
+{
+    __u32 gen_slot = g->slot;
+    void *table = bpf_map_lookup_elem(&xi_maglev, &gen_slot);
+    __u32 size = g->cfg->table_size;
+    __u32 slot;
+    __u32 *owner;
+
+    if (!table || !size)
+        return XI_NODE_NONE;
+    slot = xi_maglev_slot(hash, size);
+    owner = bpf_map_lookup_elem(table, &slot);
+    if (!owner || *owner >= XI_MAX_NODES)
+        return XI_NODE_NONE;
+    return *owner;
+}
+
+#endif /* XI_BPF_STEER_H */
