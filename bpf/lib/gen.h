@@ -85,6 +85,22 @@ struct {
     __array(values, struct xi_idents_inner);
 } xi_idents SEC(".maps");
 
+/* Rules: (src role, dst role, protocol, port prefix) -> action + rule slot. */
+struct xi_rules_inner {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, 1048576);
+    __uint(key_size, sizeof(struct xi_rule_key));
+    __uint(value_size, sizeof(struct xi_rule));
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+    __uint(max_entries, XI_GEN_SLOTS);
+    __type(key, __u32);
+    __array(values, struct xi_rules_inner);
+} xi_rules SEC(".maps");
+
 struct xi_gen {
     __u32 slot;
     struct xi_gen_config *cfg;

@@ -19,6 +19,13 @@ struct {
     __type(value, __u64);
 } xi_node_stats SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, XI_MAX_RULE_SLOTS);
+    __type(key, __u32);
+    __type(value, struct xi_rule_ctr);
+} xi_rule_stats SEC(".maps");
+
 /* Count one packet at (hook, reason). Returns nothing: a counter can only be missing if the
  * reason number is out of range, which the static asserts in xi_reasons.h rule out. */
 static __always_inline void xi_count(__u32 hook, __u32 reason)

@@ -1,0 +1,18 @@
+// The verbs. Each registers its subcommand and sets `run` when selected.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "cli.h"
+
+namespace xi {
+
+using Runner = std::function<int()>;
+
+void add_attach_command(CLI::App &app, Globals &g, Runner &run);
+void add_detach_command(CLI::App &app, Globals &g, Runner &run);
+void add_status_command(CLI::App &app, Globals &g, Runner &run);
+void add_validate_command(CLI::App &app, Globals &g, Runner &run);
+
+} // namespace xi

@@ -1,0 +1,225 @@
+#include "compile.h"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <map>
+#include <cstring>
+#include <set>
+
+#include "digest.h"
+#include "error.h"
+#include "maglev.h"
+#include "policy.h"
+
+namespace xi {
+
+const std::vector<std::string> &metadata_addresses()
+{
+    static const std::vector<std::string> addrs = {
+        "169.254.169.254", // AWS, GCP, Azure, OpenStack instance metadata
+        "169.254.170.2",   // AWS ECS task metadata / credentials
+        "168.63.129.16",   // Azure wireserver
+        "100.100.100.200", // Alibaba Cloud
+        "fd00:ec2::254",   // AWS IMDS over IPv6
+    };
+    return addrs;
+}
+
+std::vector<std::string> assign_slots(const std::vector<std::string> &names,
+                                      const std::vector<std::string> &previous, size_t capacity)
+{
+    if (names.size() > capacity)
+        throw Error("too many entries for " + std::to_string(capacity) + " slots");
+    std::vector<std::string> slots(capacity);
+    std::set<std::string> wanted(names.begin(), names.end()), placed;
+    for (size_t i = 0; i < previous.size() && i < capacity; i++)
+        if (!previous[i].empty() && wanted.count(previous[i])) {
+            slots[i] = previous[i];
+            placed.insert(previous[i]);
+        }
+    size_t next = 0;
+    for (const auto &n : names) {
+        if (placed.count(n))
+            continue;
+        // Prefer slots never used by the previous generation, so a freed slot's counters are
+        // not inherited by a new name right away.
+        auto is_free = [&](size_t i) {
+            return slots[i].empty() && (i >= previous.size() || previous[i].empty());
+        };
+        while (next < capacity && !is_free(next))
+            next++;
+        size_t s = next;
+        if (s == capacity)
+            s = std::find(slots.begin(), slots.end(), std::string()) - slots.begin();
+        slots[s] = n;
+        placed.insert(n);
+    }
+    return slots;
+}
+
+namespace {
+
+// Role of an address = the identity with the longest prefix containing it (0 = world).
+uint16_t role_of(const Config &c, const IpAddr &a)
+{
+    int best_len = -1;
+    uint16_t role = XI_ROLE_WORLD;
+    for (size_t i = 0; i < c.identities.size(); i++)
+        for (const auto &p : c.identities[i].prefixes)
+            if (p.prefix.contains(a) && p.prefix.len > best_len) {
+                best_len = p.prefix.len;
+                role = static_cast<uint16_t>(i + 1);
+            }
+    return role;
+}
+
+void add_idents(const Config &c, const std::vector<std::string> &node_slots, GenContent &g)
+{
+    std::map<std::pair<uint32_t, std::array<uint8_t, 16>>, xi_ident> entries;
+    auto put = [&](const Prefix &p, uint16_t role, uint16_t flags, uint16_t node) {
+        auto key = std::make_pair(static_cast<uint32_t>(p.mapped_len()), p.addr.bytes);
+        auto [it, fresh] = entries.try_emplace(key, xi_ident{role, flags, node, 0});
+        if (!fresh) {
+            it->second.flags |= flags;
+            if (flags & XI_IDENT_F_NODE)
+                it->second.node = node;
+        }
+    };
+    for (size_t i = 0; i < c.identities.size(); i++)
+        for (const auto &p : c.identities[i].prefixes)
+            put(p.prefix, static_cast<uint16_t>(i + 1), 0, XI_NODE_NONE);
+
+    std::vector<Prefix> metadata;
+    for (const auto &s : metadata_addresses()) {
+        std::string err;
+        metadata.push_back(*Prefix::parse(s, &err));
+    }
+    for (const auto &p : c.metadata_extra)
+        metadata.push_back(p.prefix);
+    for (const auto &p : metadata)
+        put(p, role_of(c, p.addr), XI_IDENT_F_METADATA, XI_NODE_NONE);
+
+    for (const auto &n : c.nodes) {
+        uint16_t slot = std::find(node_slots.begin(), node_slots.end(), n.name) - node_slots.begin();
+        uint16_t flags = XI_IDENT_F_NODE | (n.is_edge() ? XI_IDENT_F_EDGE : 0);
+        for (const auto &a : {n.mesh4, n.mesh6})
+            if (a)
+                put(Prefix{*a, a->v4 ? 32 : 128}, role_of(c, *a), flags, slot);
+    }
+    for (const auto &[k, v] : entries) {
+        xi_ident_key key{};
+        key.prefixlen = k.first;
+        std::memcpy(&key.addr, k.second.data(), 16);
+        g.idents.emplace_back(key, v);
+    }
+}
+
+void add_vips(const Config &c, GenContent &g)
+{
+    std::map<std::tuple<std::array<uint8_t, 16>, uint16_t, uint8_t>, xi_vip> entries;
+    for (size_t i = 0; i < c.vips.size(); i++) {
+        const auto &v = c.vips[i];
+        auto id = static_cast<uint16_t>(i);
+        if (v.ports.empty()) {
+            entries[{v.addr.bytes, 0, v.proto}] = xi_vip{id, 0};
+            continue;
+        }
+        for (auto port : v.ports)
+            entries[{v.addr.bytes, htons(port), v.proto}] = xi_vip{id, 0};
+        // Fragments carry no ports: this entry lets them find the VIP by address + protocol.
+        entries.try_emplace({v.addr.bytes, 0, v.proto}, xi_vip{id, XI_VIP_F_FRAG_ONLY});
+    }
+    for (const auto &[k, v] : entries) {
+        xi_vip_key key{};
+        std::memcpy(&key.addr, std::get<0>(k).data(), 16);
+        key.port = std::get<1>(k);
+        key.proto = std::get<2>(k);
+        g.vips.emplace_back(key, v);
+    }
+}
+
+} // namespace
+
+GenContent compile_generation(const CompileInput &in)
+{
+    const Config &c = *in.config;
+    const NodeCfg *self = c.find_node(in.node);
+    if (!self)
+        throw Error("node '" + in.node + "' is not in " + c.path, 0,
+                    "pass --node NAME with one of the config's node names");
+    GenContent g;
+
+    std::vector<std::string> names;
+    for (const auto &n : c.nodes)
+        names.push_back(n.name);
+    g.node_names = assign_slots(names, in.prev_node_slots, XI_MAX_NODES);
+    auto slot_of = [&](const std::string &name) {
+        return static_cast<uint16_t>(std::find(g.node_names.begin(), g.node_names.end(), name) -
+                                     g.node_names.begin());
+    };
+
+    g.nodes.assign(XI_MAX_NODES, xi_node{});
+    std::vector<MaglevBackend> backends;
+    uint32_t min_edge_mtu = 65535;
+    for (const auto &n : c.nodes) {
+        auto &x = g.nodes[slot_of(n.name)];
+        x.flags = XI_NODE_F_VALID | (n.is_edge() ? XI_NODE_F_EDGE : 0);
+        if (n.mesh4) {
+            x.mesh4 = n.mesh4->v4_be();
+            x.flags |= XI_NODE_F_HAS4;
+        }
+        if (n.mesh6) {
+            x.mesh6 = n.mesh6->to_xi();
+            x.flags |= XI_NODE_F_HAS6;
+        }
+        x.weight = n.is_edge() ? n.weight : 0;
+        if (n.is_edge()) {
+            backends.push_back({n.name, static_cast<uint16_t>(n.weight), slot_of(n.name)});
+            min_edge_mtu = std::min(min_edge_mtu, c.node_mtu(n));
+        }
+    }
+
+    bool any_weight = std::any_of(backends.begin(), backends.end(),
+                                  [](const MaglevBackend &b) { return b.weight > 0; });
+    if (any_weight) {
+        auto table = build_maglev(backends, c.table_size);
+        g.maglev.assign(table.begin(), table.end());
+    } else {
+        g.maglev.assign(c.table_size, XI_NODE_NONE); // no edge takes traffic: all local
+    }
+    g.table_sha256 = sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t));
+
+    add_vips(c, g);
+    add_idents(c, g.node_names, g);
+    compile_rules(c, in.prev_rule_slots, g.rules, g.rule_names);
+
+    auto &cfg = g.cfg;
+    cfg.seed = c.seed;
+    cfg.generation = in.generation;
+    cfg.table_size = c.table_size;
+    cfg.mesh_ifindex = in.mesh_ifindex;
+    cfg.self_node = slot_of(self->name);
+    cfg.flags = (c.metadata_block ? XI_CFG_METADATA_BLOCK : 0) |
+                (c.default_ingress_allow ? XI_CFG_INGRESS_ALLOW : 0) |
+                (c.default_egress_allow ? XI_CFG_EGRESS_ALLOW : 0) |
+                (self->is_edge() ? XI_CFG_SELF_EDGE : 0) | XI_CFG_POLICY |
+                (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0);
+    uint32_t mtu = c.node_mtu(*self);
+    cfg.mesh_mtu = mtu;
+    // Any edge may forward a VIP flow to any other: clamp to what the smallest mesh MTU fits.
+    if (!backends.empty()) {
+        cfg.vip_mss4 = vip_mss4(min_edge_mtu);
+        cfg.vip_mss6 = vip_mss6(min_edge_mtu);
+    }
+    cfg.mesh_mss4 = c.mesh_mss4 ? c.mesh_mss4 : mtu - 40;
+    cfg.mesh_mss6 = c.mesh_mss6 ? c.mesh_mss6 : mtu - 60;
+    cfg.ct_tcp_established_s = c.ct_tcp_established;
+    cfg.ct_tcp_transitory_s = c.ct_tcp_transitory;
+    cfg.ct_udp_s = c.ct_udp;
+    cfg.ct_icmp_s = c.ct_icmp;
+    cfg.events_per_sec = c.events_rate;
+    cfg.events_burst = c.events_burst;
+    return g;
+}
+
+} // namespace xi

@@ -1,0 +1,52 @@
+// Config + "which node am I" -> the content of one datapath generation (what publish.cpp writes
+// into the inactive slot). Pure: no kernel access, so it is unit-tested and used by validate.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "xi_structs.h"
+
+namespace xi {
+
+// Stable slot numbers for names (nodes, rules): counters are indexed by slot, so a name keeps
+// its slot across reloads; new names take free slots, removed names free theirs.
+std::vector<std::string> assign_slots(const std::vector<std::string> &names,
+                                      const std::vector<std::string> &previous, size_t capacity);
+
+struct GenContent {
+    xi_gen_config cfg{};
+    std::vector<xi_node> nodes;            // XI_MAX_NODES entries, by slot
+    std::vector<std::string> node_names;   // by slot, "" = free
+    std::vector<uint32_t> maglev;          // table_size entries: node slot
+    std::string table_sha256;              // of the table, as little-endian u32s
+    std::vector<std::pair<xi_vip_key, xi_vip>> vips;
+    std::vector<std::pair<xi_ident_key, xi_ident>> idents;
+    std::vector<std::pair<xi_rule_key, xi_rule>> rules;
+    std::vector<std::string> rule_names; // by slot, "" = free
+};
+
+struct CompileInput {
+    const Config *config = nullptr;
+    std::string node; // this node's name (must be in the config)
+    uint32_t mesh_ifindex = 0;
+    uint64_t generation = 1;
+    std::vector<std::string> prev_node_slots; // from the running instance, if any
+    std::vector<std::string> prev_rule_slots;
+};
+
+GenContent compile_generation(const CompileInput &in); // throws xi::Error
+
+// The cloud metadata service addresses denied by default (IPv4 ones also match as
+// IPv4-mapped IPv6, because every table stores IPv4 in that form).
+const std::vector<std::string> &metadata_addresses();
+
+// MSS that still fits a mesh of the given MTU after IPIP (v4) / IP6IP6 (v6) encapsulation.
+inline uint32_t vip_mss4(uint32_t mesh_mtu) { return mesh_mtu - 20 - 20 - 20; }
+inline uint32_t vip_mss6(uint32_t mesh_mtu) { return mesh_mtu - 40 - 40 - 20; }
+
+} // namespace xi

@@ -1,0 +1,119 @@
+// The fleet config: one YAML file, identical on every node (docs/config.md is the reference).
+// Parsing keeps the position of everything, so every error reads file:line:col: reason.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netaddr.h"
+
+namespace xi {
+
+struct Pos {
+    int line = 0; // 1-based; 0 = unknown
+    int col = 0;
+};
+
+struct ConfigError {
+    std::string file;
+    Pos pos;
+    std::string msg;
+    std::string str() const; // "file:line:col: msg"
+};
+
+struct NodeCfg {
+    Pos pos;
+    std::string name;
+    std::optional<IpAddr> mesh4, mesh6;
+    std::string mesh_if = "wg0";
+    std::string public_if; // set => the node is an edge
+    uint32_t weight = 100;
+    uint32_t mesh_mtu = 0; // 0 = fleet default
+    bool is_edge() const { return !public_if.empty(); }
+};
+
+struct VipCfg {
+    Pos pos;
+    std::string name;
+    IpAddr addr;
+    uint8_t proto = 0;           // IPPROTO_TCP / IPPROTO_UDP
+    std::vector<uint16_t> ports; // empty = any port
+};
+
+struct PrefixCfg {
+    Pos pos;
+    Prefix prefix;
+};
+
+struct IdentityCfg {
+    Pos pos;
+    std::string name;
+    std::vector<PrefixCfg> prefixes;
+};
+
+struct PortRange {
+    uint16_t lo = 0, hi = 65535;
+    auto operator<=>(const PortRange &) const = default;
+};
+
+enum class Action : uint8_t { Allow = 1, Deny = 2 };
+
+struct RuleCfg {
+    Pos pos;
+    std::string name; // optional in the file; a generated one is filled in
+    bool named = false;
+    std::string from, to;          // identity, "world" or "any"
+    int proto = -1;                // -1 = any, else IPPROTO_*
+    std::vector<PortRange> ports;  // empty = any port
+    Action action = Action::Allow;
+};
+
+struct Config {
+    std::string path;
+    std::string sha256; // of the file's bytes: equal files => equal hash on every edge
+    int version = 0;
+
+    uint64_t seed = 0;
+    uint32_t table_size = 65537;
+    uint32_t mesh_mtu = 1420;
+
+    std::vector<NodeCfg> nodes;
+    std::vector<VipCfg> vips;
+    std::vector<IdentityCfg> identities;
+    std::vector<RuleCfg> rules;
+    bool default_ingress_allow = false;
+    bool default_egress_allow = true;
+    std::vector<std::string> reply_only;
+    bool metadata_block = true;
+    std::vector<PrefixCfg> metadata_extra;
+
+    bool clamp_mesh = true;
+    uint32_t mesh_mss4 = 0; // 0 = derive from the mesh MTU
+    uint32_t mesh_mss6 = 0;
+
+    uint32_t ct_tcp_established = 7200;
+    uint32_t ct_tcp_transitory = 60;
+    uint32_t ct_udp = 60;
+    uint32_t ct_icmp = 30;
+
+    uint32_t events_rate = 100; // per CPU per second
+    uint32_t events_burst = 200;
+
+    const NodeCfg *find_node(const std::string &name) const;
+    const IdentityCfg *find_identity(const std::string &name) const;
+    uint32_t node_mtu(const NodeCfg &n) const { return n.mesh_mtu ? n.mesh_mtu : mesh_mtu; }
+};
+
+struct ConfigResult {
+    std::optional<Config> config; // set only when errors is empty
+    std::vector<ConfigError> errors;
+};
+
+// Parse and check a config file: YAML syntax, schema (unknown keys, types, ranges) and
+// semantics (references, duplicates, overlaps, address families, policy compilation).
+ConfigResult load_config(const std::string &path);
+ConfigResult parse_config(const std::string &text, const std::string &file);
+
+} // namespace xi

@@ -1,0 +1,208 @@
+#include "config_check.h"
+
+#include <map>
+#include <netinet/in.h>
+#include <set>
+
+#include "maglev.h"
+#include "policy.h"
+
+namespace xi {
+
+namespace {
+
+bool valid_name(const std::string &s)
+{
+    if (s.empty() || s.size() > 63)
+        return false;
+    for (char ch : s)
+        if (!isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+            return false;
+    return true;
+}
+
+bool valid_ifname(const std::string &s)
+{
+    return !s.empty() && s.size() < 16 && s.find('/') == std::string::npos &&
+           s.find(' ') == std::string::npos;
+}
+
+struct Checker {
+    Config &c;
+    std::vector<ConfigError> &errors;
+
+    void error(Pos p, const std::string &msg) { errors.push_back({c.path, p, msg}); }
+
+    void nodes()
+    {
+        std::map<std::string, const NodeCfg *> names;
+        std::map<IpAddr, const NodeCfg *> addrs;
+        size_t edges = 0;
+        if (c.nodes.empty())
+            error({}, "no nodes: list every node of the fleet under 'nodes:'");
+        if (c.nodes.size() > XI_MAX_NODES)
+            error({}, "too many nodes: " + std::to_string(c.nodes.size()) + " (at most " +
+                          std::to_string(XI_MAX_NODES) + ")");
+        for (const auto &n : c.nodes) {
+            if (!valid_name(n.name))
+                error(n.pos, "node name '" + n.name +
+                                 "' must be 1-63 characters of letters, digits, '-', '_', '.'");
+            else if (!names.emplace(n.name, &n).second)
+                error(n.pos, "duplicate node name '" + n.name + "' (first at line " +
+                                 std::to_string(names[n.name]->pos.line) + ")");
+            if (!n.mesh4 && !n.mesh6)
+                error(n.pos, "node '" + n.name + "' needs mesh_ipv4 and/or mesh_ipv6");
+            for (const auto &a : {n.mesh4, n.mesh6}) {
+                if (!a)
+                    continue;
+                auto [it, fresh] = addrs.emplace(*a, &n);
+                if (!fresh)
+                    error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
+                                     "' is also node '" + it->second->name + "'s");
+            }
+            if (!valid_ifname(n.mesh_if))
+                error(n.pos, "node '" + n.name + "': mesh_interface '" + n.mesh_if +
+                                 "' is not a valid interface name (1-15 characters)");
+            if (n.is_edge()) {
+                edges++;
+                if (!valid_ifname(n.public_if))
+                    error(n.pos, "node '" + n.name + "': public_interface '" + n.public_if +
+                                     "' is not a valid interface name (1-15 characters)");
+                if (n.public_if == n.mesh_if)
+                    error(n.pos, "node '" + n.name +
+                                     "': public_interface and mesh_interface are the same");
+            }
+        }
+        if (!is_prime(c.table_size))
+            error({}, "fleet.maglev_table_size " + std::to_string(c.table_size) +
+                          " is not prime (Maglev needs a prime; the default is 65537)");
+        else if (edges && c.table_size < edges * 100)
+            error({}, "fleet.maglev_table_size " + std::to_string(c.table_size) +
+                          " is too small for " + std::to_string(edges) +
+                          " edges (use at least 100 slots per edge; 65537 is the default)");
+    }
+
+    void vips()
+    {
+        std::set<std::string> names;
+        std::map<std::tuple<IpAddr, uint8_t, uint16_t>, std::string> keys;
+        for (const auto &v : c.vips) {
+            if (!valid_name(v.name))
+                error(v.pos, "vip name '" + v.name + "' is not valid");
+            else if (!names.insert(v.name).second)
+                error(v.pos, "duplicate vip name '" + v.name + "'");
+            std::vector<uint16_t> ports = v.ports.empty() ? std::vector<uint16_t>{0} : v.ports;
+            for (auto port : ports) {
+                auto [it, fresh] = keys.emplace(std::make_tuple(v.addr, v.proto, port), v.name);
+                if (!fresh)
+                    error(v.pos, "vip '" + v.name + "' repeats " + v.addr.str() + " port " +
+                                     (port ? std::to_string(port) : "any") + " of vip '" +
+                                     it->second + "'");
+            }
+            // Mixed families are refused: IPv6-in-IPv4 needs a protocol switch on decap that
+            // kernels before 6.3 cannot do with bpf_skb_adjust_room.
+            for (const auto &n : c.nodes) {
+                if (!n.is_edge())
+                    continue;
+                if (v.addr.v4 && !n.mesh4)
+                    error(v.pos, "IPv4 vip '" + v.name + "' cannot be steered to edge '" +
+                                     n.name +
+                                     "': it has no mesh_ipv4 (IPv4-in-IPv6 steering is not "
+                                     "supported; give every edge a mesh address of each VIP "
+                                     "family)");
+                if (!v.addr.v4 && !n.mesh6)
+                    error(v.pos, "IPv6 vip '" + v.name + "' cannot be steered to edge '" +
+                                     n.name +
+                                     "': it has no mesh_ipv6 (IPv6-in-IPv4 steering is not "
+                                     "supported; give every edge a mesh address of each VIP "
+                                     "family)");
+            }
+        }
+    }
+
+    void identities()
+    {
+        std::map<std::string, const IdentityCfg *> names;
+        std::map<Prefix, std::pair<const IdentityCfg *, Pos>> prefixes;
+        if (c.identities.size() > XI_MAX_ROLES - 2)
+            error({}, "too many identities (at most " + std::to_string(XI_MAX_ROLES - 2) + ")");
+        for (const auto &id : c.identities) {
+            if (id.name == "world" || id.name == "any")
+                error(id.pos, "'" + id.name + "' is a built-in role and cannot be redefined");
+            else if (!valid_name(id.name))
+                error(id.pos, "identity name '" + id.name + "' is not valid");
+            else if (!names.emplace(id.name, &id).second)
+                error(id.pos, "duplicate identity '" + id.name + "'");
+            if (id.prefixes.empty())
+                error(id.pos, "identity '" + id.name + "' has no prefixes");
+            for (const auto &p : id.prefixes) {
+                auto [it, fresh] = prefixes.emplace(p.prefix, std::make_pair(&id, p.pos));
+                if (fresh)
+                    continue;
+                if (it->second.first == &id)
+                    error(p.pos, "prefix " + p.prefix.str() + " listed twice in '" + id.name +
+                                     "'");
+                else
+                    error(p.pos, "prefix " + p.prefix.str() + " is in both '" +
+                                     it->second.first->name + "' (line " +
+                                     std::to_string(it->second.second.line) + ") and '" +
+                                     id.name + "': equal prefixes cannot decide a role");
+            }
+        }
+        // Every node's mesh address must say unambiguously which role the node has.
+        for (const auto &n : c.nodes) {
+            for (const auto &a : {n.mesh4, n.mesh6}) {
+                if (!a || c.identities.empty())
+                    continue;
+                std::vector<std::string> roles;
+                for (const auto &id : c.identities)
+                    for (const auto &p : id.prefixes)
+                        if (p.prefix.contains(*a)) {
+                            if (roles.empty() || roles.back() != id.name)
+                                roles.push_back(id.name);
+                        }
+                if (roles.empty())
+                    error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
+                                     "' is in no identity: add it to the node's role");
+                else if (roles.size() > 1)
+                    error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
+                                     "' is in two identities ('" + roles[0] + "' and '" +
+                                     roles[1] + "'): a node has exactly one role");
+            }
+        }
+        for (const auto &r : c.reply_only)
+            if (!c.find_identity(r))
+                error({}, "reply_only: '" + r + "' is not an identity");
+    }
+
+    void mss()
+    {
+        uint32_t min_mtu = c.mesh_mtu;
+        for (const auto &n : c.nodes)
+            min_mtu = std::min(min_mtu, c.node_mtu(n));
+        if (c.mesh_mss4 && c.mesh_mss4 > min_mtu - 40)
+            error({}, "mss.mesh_ipv4 " + std::to_string(c.mesh_mss4) +
+                          " does not fit the smallest mesh MTU " + std::to_string(min_mtu) +
+                          " (at most MTU - 40)");
+        if (c.mesh_mss6 && c.mesh_mss6 > min_mtu - 60)
+            error({}, "mss.mesh_ipv6 " + std::to_string(c.mesh_mss6) +
+                          " does not fit the smallest mesh MTU " + std::to_string(min_mtu) +
+                          " (at most MTU - 60)");
+    }
+};
+
+} // namespace
+
+void check_config(Config &c, std::vector<ConfigError> &errors)
+{
+    Checker ch{c, errors};
+    ch.nodes();
+    ch.vips();
+    ch.identities();
+    ch.mss();
+    // Rules reference identities; only compile them once the identities are sound.
+    if (errors.empty())
+        check_policy(c, errors);
+}
+
+} // namespace xi

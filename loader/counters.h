@@ -1,0 +1,54 @@
+// Reading the datapath's per-CPU counters (summed over CPUs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xi {
+
+struct ReasonInfo {
+    uint32_t number;
+    const char *name;  // ENUM suffix, e.g. PASS_NOT_VIP
+    const char *label; // metric label, e.g. pass_not_vip
+    const char *description;
+    bool drop;
+};
+const std::vector<ReasonInfo> &reasons();
+const ReasonInfo *reason_info(uint32_t number);
+
+struct HookInfo {
+    uint32_t number;
+    const char *name; // XDP_PUBLIC
+    const char *kind; // xdp | tc
+    const char *side; // public | mesh
+    const char *direction;
+};
+const std::vector<HookInfo> &hooks();
+
+struct CounterRow {
+    uint32_t hook, reason;
+    uint64_t packets;
+};
+
+int possible_cpus();
+// Sum of a per-CPU u64 array element / of a per-CPU struct of u64s.
+uint64_t percpu_sum(int map_fd, uint32_t key);
+std::vector<uint64_t> percpu_sum_n(int map_fd, uint32_t key, size_t n_u64);
+
+// Non-zero (hook, reason) counters of xi_stats.
+std::vector<CounterRow> read_reason_counters(int stats_fd);
+
+struct NodeCounters {
+    uint32_t slot;
+    uint64_t fwd_packets, fwd_bytes, decap_packets, decap_bytes;
+};
+std::vector<NodeCounters> read_node_counters(int node_stats_fd);
+
+struct RuleCounters {
+    uint32_t slot;
+    uint64_t packets, bytes;
+};
+std::vector<RuleCounters> read_rule_counters(int rule_stats_fd, const std::vector<std::string> &names);
+
+} // namespace xi

@@ -1,0 +1,152 @@
+#include "datapath.h"
+
+#include <bpf/libbpf.h>
+
+#include "error.h"
+#include "tc_mesh_egress.skel.h"
+#include "tc_mesh_ingress.skel.h"
+#include "tc_public_egress.skel.h"
+#include "tc_public_ingress.skel.h"
+#include "xdp_public.skel.h"
+
+namespace xi {
+
+namespace {
+
+template <typename S, void (*Destroy)(S *)>
+struct SkelDeleter {
+    void operator()(S *s) const { Destroy(s); }
+};
+
+template <typename S, void (*Destroy)(S *)>
+using SkelPtr = std::unique_ptr<S, SkelDeleter<S, Destroy>>;
+
+// Point every map of the object at its pin in dir: libbpf then reuses an existing pin (after
+// checking that type, sizes and flags match) or creates the map and pins it.
+void set_pin_paths(bpf_object *obj, const std::string &dir)
+{
+    bpf_map *map;
+    bpf_object__for_each_map(map, obj)
+    {
+        if (bpf_map__is_internal(map))
+            continue;
+        std::string path = dir + "/" + bpf_map__name(map);
+        int err = bpf_map__set_pin_path(map, path.c_str());
+        if (err)
+            throw Error(std::string("cannot set pin path of map ") + bpf_map__name(map),
+                        errno_of(err));
+    }
+}
+
+template <typename S>
+S *open_skel(const char *what, S *(*open)(const bpf_object_open_opts *))
+{
+    S *s = open(nullptr);
+    if (!s)
+        throw Error(std::string("cannot open BPF object ") + what, errno);
+    return s;
+}
+
+template <typename S>
+void load_skel(const char *what, S *s, int (*load)(S *), const std::string &dir)
+{
+    set_pin_paths(s->obj, dir);
+    int err = load(s);
+    if (err)
+        throw Error(std::string("cannot load BPF object ") + what, errno_of(err),
+                    "the verifier log, if any, is printed above; rerun with -v for libbpf's "
+                    "full log, and check the kernel is >= 6.1");
+}
+
+} // namespace
+
+struct Datapath::Objects {
+    SkelPtr<xdp_public, xdp_public__destroy> xdp;
+    SkelPtr<tc_public_ingress, tc_public_ingress__destroy> pub_in;
+    SkelPtr<tc_public_egress, tc_public_egress__destroy> pub_out;
+    SkelPtr<tc_mesh_ingress, tc_mesh_ingress__destroy> mesh_in;
+    SkelPtr<tc_mesh_egress, tc_mesh_egress__destroy> mesh_out;
+    bool l2 = false;
+};
+
+Datapath::Datapath(const LoadOptions &opts) : o_(std::make_unique<Objects>())
+{
+    o_->l2 = opts.mesh_l2;
+    const auto &dir = opts.pin_dir;
+    if (opts.edge) {
+        o_->xdp.reset(open_skel("xdp_public", xdp_public__open_opts));
+        load_skel("xdp_public", o_->xdp.get(), xdp_public__load, dir);
+        o_->pub_in.reset(open_skel("tc_public_ingress", tc_public_ingress__open_opts));
+        load_skel("tc_public_ingress", o_->pub_in.get(), tc_public_ingress__load, dir);
+        o_->pub_out.reset(open_skel("tc_public_egress", tc_public_egress__open_opts));
+        load_skel("tc_public_egress", o_->pub_out.get(), tc_public_egress__load, dir);
+    }
+    // Only the entry the mesh device needs is loaded (and verified).
+    o_->mesh_in.reset(open_skel("tc_mesh_ingress", tc_mesh_ingress__open_opts));
+    bpf_program__set_autoload(o_->mesh_in->progs.xi_mesh_in_l2, opts.mesh_l2);
+    bpf_program__set_autoload(o_->mesh_in->progs.xi_mesh_in_l3, !opts.mesh_l2);
+    load_skel("tc_mesh_ingress", o_->mesh_in.get(), tc_mesh_ingress__load, dir);
+    o_->mesh_out.reset(open_skel("tc_mesh_egress", tc_mesh_egress__open_opts));
+    bpf_program__set_autoload(o_->mesh_out->progs.xi_mesh_out_l2, opts.mesh_l2);
+    bpf_program__set_autoload(o_->mesh_out->progs.xi_mesh_out_l3, !opts.mesh_l2);
+    load_skel("tc_mesh_egress", o_->mesh_out.get(), tc_mesh_egress__load, dir);
+}
+
+Datapath::~Datapath() = default;
+
+
+int Datapath::prog_fd(Prog p) const
+{
+    switch (p) {
+    case Prog::XdpPublic:
+        return o_->xdp ? bpf_program__fd(o_->xdp->progs.xi_xdp_public) : -1;
+    case Prog::TcPublicIngress:
+        return o_->pub_in ? bpf_program__fd(o_->pub_in->progs.xi_tc_pub_in) : -1;
+    case Prog::TcPublicEgress:
+        return o_->pub_out ? bpf_program__fd(o_->pub_out->progs.xi_tc_pub_out) : -1;
+    case Prog::MeshIngress:
+        return bpf_program__fd(o_->l2 ? o_->mesh_in->progs.xi_mesh_in_l2
+                                      : o_->mesh_in->progs.xi_mesh_in_l3);
+    case Prog::MeshEgress:
+        return bpf_program__fd(o_->l2 ? o_->mesh_out->progs.xi_mesh_out_l2
+                                      : o_->mesh_out->progs.xi_mesh_out_l3);
+    }
+    return -1;
+}
+
+std::string Datapath::prog_name(Prog p) const
+{
+    switch (p) {
+    case Prog::XdpPublic:
+        return "xi_xdp_public";
+    case Prog::TcPublicIngress:
+        return "xi_tc_pub_in";
+    case Prog::TcPublicEgress:
+        return "xi_tc_pub_out";
+    case Prog::MeshIngress:
+        return o_->l2 ? "xi_mesh_in_l2" : "xi_mesh_in_l3";
+    case Prog::MeshEgress:
+        return o_->l2 ? "xi_mesh_out_l2" : "xi_mesh_out_l3";
+    }
+    return "";
+}
+
+int Datapath::map_fd(const std::string &name) const
+{
+    bpf_object *objs[] = {o_->mesh_in->obj, o_->mesh_out->obj, o_->xdp ? o_->xdp->obj : nullptr};
+    for (auto *obj : objs) {
+        if (!obj)
+            continue;
+        int fd = bpf_object__find_map_fd_by_name(obj, name.c_str());
+        if (fd >= 0)
+            return fd;
+    }
+    throw Error("internal: no loaded BPF object has map " + name);
+}
+
+bool is_datapath_map_name(const std::string &name)
+{
+    return name.rfind("xi_", 0) == 0;
+}
+
+} // namespace xi

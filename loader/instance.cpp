@@ -1,0 +1,308 @@
+#include "instance.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctime>
+#include <map>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "datapath.h"
+#include "error.h"
+#include "publish.h"
+#include "sysctl.h"
+#include "xi_reasons.h"
+
+namespace xi {
+
+namespace {
+
+uint64_t now_s()
+{
+    return static_cast<uint64_t>(time(nullptr));
+}
+
+std::string describe(const InstanceState &s)
+{
+    std::string out = "instance '" + s.instance + "' (node " + s.node + ", config " +
+                      s.config_path + ") is attached:";
+    for (const auto &a : s.attachments)
+        out += " " + a.prog_name + "@" + a.ifname;
+    return out;
+}
+
+// Everything in the instance directory is ours: links, maps, the state map.
+void remove_pins(const std::string &dir, std::vector<std::string> *removed)
+{
+    for (const auto &name : list_dir(dir)) {
+        std::string path = dir + "/" + name;
+        if (unlink(path.c_str()) != 0 && errno != ENOENT)
+            throw Error("cannot remove pin " + path, errno);
+        if (removed)
+            removed->push_back(name);
+    }
+    if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
+        throw Error("cannot remove " + dir, errno);
+}
+
+// Destroy a clsact qdisc we created once none of our filters use it any more.
+void drop_created_qdiscs(const std::vector<Attachment> &atts)
+{
+    std::map<uint32_t, bool> created;
+    for (const auto &a : atts)
+        if (a.method == AttachMethod::Clsact && a.created_qdisc)
+            created[a.ifindex] = true;
+    for (const auto &[ifindex, _] : created) {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
+                    .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS |
+                                                                     BPF_TC_EGRESS));
+        bpf_tc_hook_destroy(&hook); // gone already (interface deleted) is fine
+    }
+}
+
+const char *hook_label(uint8_t hook)
+{
+    switch (hook) {
+    case XI_HOOK_XDP_PUBLIC:
+        return "xdp";
+    case XI_HOOK_TC_PUBLIC_INGRESS:
+    case XI_HOOK_TC_MESH_INGRESS:
+        return "tc ingress";
+    default:
+        return "tc egress";
+    }
+}
+
+struct Resolved {
+    Config config;
+    const NodeCfg *self = nullptr;
+    uint32_t mesh_ifindex = 0, public_ifindex = 0;
+    bool mesh_l2 = false;
+};
+
+Resolved resolve(const AttachOptions &o)
+{
+    auto res = load_config(o.config_path);
+    if (!res.errors.empty())
+        throw ConfigErrors(res.errors);
+    Resolved r{std::move(*res.config)};
+    r.self = r.config.find_node(o.node);
+    if (!r.self)
+        throw Error("node '" + o.node + "' is not in " + o.config_path, 0,
+                    "pass --node NAME with one of the nodes the config lists");
+    auto need_if = [&](const std::string &ifname, const char *role) {
+        uint32_t idx = interface_index(ifname);
+        if (!idx)
+            throw Error("interface '" + ifname + "' (" + role + " of node " + r.self->name +
+                            ") does not exist in this network namespace",
+                        ENODEV, "create it, fix the config, or pass --netns NAME");
+        return idx;
+    };
+    r.mesh_ifindex = need_if(r.self->mesh_if, "mesh_interface");
+    if (r.self->is_edge())
+        r.public_ifindex = need_if(r.self->public_if, "public_interface");
+    r.mesh_l2 = interface_is_ethernet(r.self->mesh_if);
+    return r;
+}
+
+// Publishes the first generation of a fresh instance (or the next one of a running one).
+void publish_initial(const std::string &dir, const Resolved &r, const std::string &node,
+                     InstanceState &st)
+{
+    auto maps = GenMaps::open_pinned(dir);
+    ActiveGen cur = read_active(maps);
+    CompileInput in;
+    in.config = &r.config;
+    in.node = node;
+    in.mesh_ifindex = r.mesh_ifindex;
+    in.generation = cur.generation + 1;
+    in.prev_node_slots = read_catalog(maps, CatalogKind::Node);
+    in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
+    auto gen = compile_generation(in);
+    publish_generation(maps, gen);
+    write_catalog(maps, CatalogKind::Node, gen.node_names);
+    write_catalog(maps, CatalogKind::Rule, gen.rule_names);
+    std::vector<std::string> roles{"world"};
+    for (const auto &id : r.config.identities)
+        roles.push_back(id.name);
+    write_catalog(maps, CatalogKind::Role, roles);
+    st.generation = gen.cfg.generation;
+    st.table_sha256 = gen.table_sha256;
+}
+
+AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const std::string &dir,
+                              InstanceState st)
+{
+    AttachReport rep;
+    rep.replaced = true;
+    Datapath dp({dir, r.self->is_edge(), r.mesh_l2});
+    for (auto &a : st.attachments) {
+        Prog p;
+        switch (a.hook) {
+        case XI_HOOK_XDP_PUBLIC:
+            p = Prog::XdpPublic;
+            break;
+        case XI_HOOK_TC_PUBLIC_INGRESS:
+            p = Prog::TcPublicIngress;
+            break;
+        case XI_HOOK_TC_PUBLIC_EGRESS:
+            p = Prog::TcPublicEgress;
+            break;
+        case XI_HOOK_TC_MESH_INGRESS:
+            p = Prog::MeshIngress;
+            break;
+        default:
+            p = Prog::MeshEgress;
+            break;
+        }
+        replace_program(dir, a, dp.prog_fd(p));
+        a.prog_name = dp.prog_name(p);
+        rep.notes.push_back("replaced " + a.prog_name + " on " + a.ifname + " " +
+                            hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) +
+                            ")");
+    }
+    save_state(dir, st);
+    rep.state = st;
+    (void)o;
+    return rep;
+}
+
+} // namespace
+
+std::string default_node_name()
+{
+    char buf[256] = {};
+    if (gethostname(buf, sizeof(buf) - 1) != 0)
+        return "localhost";
+    return buf;
+}
+
+std::vector<std::string> list_instances(const Paths &p)
+{
+    return list_dir(p.root());
+}
+
+AttachReport attach_instance(const AttachOptions &o)
+{
+    std::string instance = o.instance.empty() ? o.node : o.instance;
+    if (!valid_instance_name(instance))
+        throw Error("invalid instance name '" + instance + "'", 0,
+                    "use letters, digits, '-', '_' and '.' (at most 63)");
+    Resolved r = resolve(o);
+    PinLock lock(o.paths);
+    std::string dir = o.paths.instance(instance);
+
+    auto existing = load_state(dir);
+    if (existing && o.replace)
+        return replace_programs(o, r, dir, *existing);
+    if (existing)
+        throw Error(describe(*existing), EEXIST,
+                    "nothing changed; use `reload` to apply a new config, `attach --replace` to "
+                    "upgrade the programs, or `detach` first");
+
+    AttachReport rep;
+    if (path_exists(dir)) {
+        rep.notes.push_back("removed the leftovers of an interrupted attach in " + dir);
+        remove_pins(dir, nullptr);
+    }
+    mkdir_p(dir);
+
+    InstanceState &st = rep.state;
+    st.instance = instance;
+    st.node = o.node;
+    st.netns = o.netns;
+    st.config_path = r.config.path;
+    st.config_sha256 = r.config.sha256;
+    st.attached_at = now_s();
+
+    // Undo everything this call created if any step fails: no half-attached instance.
+    bool done = false;
+    struct Rollback {
+        std::string dir;
+        InstanceState *st;
+        bool *done;
+        ~Rollback()
+        {
+            if (*done)
+                return;
+            for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
+                try {
+                    detach(dir, *it);
+                } catch (const std::exception &e) {
+                    spdlog::warn("rollback: {}", e.what());
+                }
+            }
+            drop_created_qdiscs(st->attachments);
+            try {
+                remove_pins(dir, nullptr);
+            } catch (const std::exception &e) {
+                spdlog::warn("rollback: {}", e.what());
+            }
+        }
+    } rollback{dir, &st, &done};
+
+    if (r.self->is_edge())
+        for (auto &c : ensure_loose_rp_filter(r.self->mesh_if, o.fix_sysctl))
+            rep.notes.push_back("set " + c.key + "=" + c.to + " (was " + c.from +
+                                "): strict reverse-path filtering drops decapsulated packets");
+
+    Datapath dp({dir, r.self->is_edge(), r.mesh_l2});
+    publish_initial(dir, r, o.node, st);
+    save_state(dir, st);
+
+    auto add = [&](Attachment a) {
+        st.attachments.push_back(std::move(a));
+        save_state(dir, st); // recorded as soon as it exists, so detach finds it after a crash
+    };
+    auto spec = [&](const std::string &ifname, uint32_t ifindex, uint8_t hook, Prog p) {
+        return AttachSpec{dir, ifname, ifindex, hook, dp.prog_fd(p), dp.prog_name(p)};
+    };
+    std::string note;
+    // Order matters: the TC side must be in place before XDP starts marking packets for it.
+    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_INGRESS, Prog::MeshIngress),
+                  true, &note));
+    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_EGRESS, Prog::MeshEgress),
+                  false, &note));
+    if (r.self->is_edge()) {
+        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_EGRESS,
+                           Prog::TcPublicEgress),
+                      false, &note));
+        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_INGRESS,
+                           Prog::TcPublicIngress),
+                      true, &note));
+        std::string warning;
+        add(attach_xdp(spec(r.self->public_if, r.public_ifindex, XI_HOOK_XDP_PUBLIC,
+                            Prog::XdpPublic),
+                       o.xdp_mode, &warning));
+        if (!warning.empty())
+            rep.notes.push_back(warning);
+    }
+    if (!note.empty())
+        rep.notes.push_back(note);
+    done = true;
+    return rep;
+}
+
+DetachReport detach_instance(const Paths &p, const std::string &instance)
+{
+    PinLock lock(p);
+    DetachReport rep;
+    std::string dir = p.instance(instance);
+    if (!path_exists(dir))
+        return rep;
+    rep.was_attached = true;
+    auto st = load_state(dir);
+    if (st) {
+        // XDP first: it stops marking packets before the TC programs that handle marks go.
+        for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
+            detach(dir, *it);
+            rep.removed.push_back(it->prog_name + "@" + it->ifname + " " + hook_label(it->hook));
+        }
+        drop_created_qdiscs(st->attachments);
+    }
+    remove_pins(dir, nullptr);
+    return rep;
+}
+
+} // namespace xi

@@ -1,0 +1,56 @@
+// The lifecycle of an instance: attach (load, publish the first generation, attach hooks),
+// detach, status. Each is one call the CLI verbs and `serve` share.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attach.h"
+#include "bpffs.h"
+#include "config.h"
+#include "state.h"
+
+namespace xi {
+
+// A config that does not validate: every error, each file:line:col: reason.
+class ConfigErrors : public std::runtime_error {
+public:
+    explicit ConfigErrors(std::vector<ConfigError> errs)
+        : std::runtime_error("invalid config"), errors(std::move(errs))
+    {
+    }
+    std::vector<ConfigError> errors;
+};
+
+struct AttachOptions {
+    Paths paths;
+    std::string config_path;
+    std::string node;     // this node's name in the config
+    std::string instance; // pin directory name; defaults to node
+    std::string netns;    // recorded; the CLI has already joined it
+    XdpModeRequest xdp_mode = XdpModeRequest::Auto;
+    bool replace = false;    // upgrade the programs of an attached instance in place
+    bool fix_sysctl = true;  // set rp_filter (else refuse naming the sysctl)
+};
+
+struct AttachReport {
+    InstanceState state;
+    std::vector<std::string> notes; // fallbacks taken, sysctls changed: one sentence each
+    bool replaced = false;
+};
+
+AttachReport attach_instance(const AttachOptions &o);
+
+struct DetachReport {
+    bool was_attached = false;
+    std::vector<std::string> removed; // what was taken off, for the log
+};
+DetachReport detach_instance(const Paths &p, const std::string &instance);
+
+// Instances with a pin directory, sorted.
+std::vector<std::string> list_instances(const Paths &p);
+
+std::string default_node_name(); // the hostname
+
+} // namespace xi

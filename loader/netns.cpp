@@ -1,0 +1,37 @@
+#include "netns.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+namespace xi {
+
+void join_netns(const std::string &name)
+{
+    if (name.empty())
+        return;
+    std::string path = name.find('/') == std::string::npos ? "/var/run/netns/" + name : name;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw Error("cannot open network namespace '" + name + "' (" + path + ")", errno,
+                    "list them with `ip netns list`");
+    int rc = setns(fd, CLONE_NEWNET);
+    int err = errno;
+    close(fd);
+    if (rc != 0)
+        throw Error("cannot join network namespace '" + name + "'", err,
+                    "joining a namespace needs CAP_SYS_ADMIN");
+}
+
+unsigned long current_netns_inode()
+{
+    struct stat st;
+    if (stat("/proc/self/ns/net", &st) != 0)
+        return 0;
+    return st.st_ino;
+}
+
+} // namespace xi

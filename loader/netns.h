@@ -1,0 +1,13 @@
+// --netns NAME: join only the network namespace (setns CLONE_NEWNET), keep the mount namespace,
+// so /sys/fs/bpf pins stay visible (`ip netns exec` would remount /sys and hide them).
+#pragma once
+
+#include <string>
+
+namespace xi {
+
+void join_netns(const std::string &name); // throws xi::Error
+// Inode number of the current network namespace (identifies it in the state we record).
+unsigned long current_netns_inode();
+
+} // namespace xi

@@ -1,0 +1,262 @@
+#include "policy.h"
+
+#include <algorithm>
+#include <map>
+#include <netinet/in.h>
+#include <set>
+
+#include "compile.h"
+
+namespace xi {
+
+namespace {
+
+std::string proto_name(int proto)
+{
+    switch (proto) {
+    case IPPROTO_TCP:
+        return "tcp";
+    case IPPROTO_UDP:
+        return "udp";
+    case IPPROTO_ICMP:
+        return "icmp";
+    default:
+        return "any";
+    }
+}
+
+uint32_t port_count(const RuleCfg &r)
+{
+    if (r.ports.empty())
+        return 65536;
+    // Overlapping ranges inside one rule count once.
+    std::vector<PortRange> v = r.ports;
+    std::sort(v.begin(), v.end());
+    uint32_t n = 0;
+    int32_t end = -1;
+    for (const auto &p : v) {
+        int32_t lo = std::max<int32_t>(p.lo, end + 1);
+        if (p.hi >= lo)
+            n += p.hi - lo + 1;
+        end = std::max<int32_t>(end, p.hi);
+    }
+    return n;
+}
+
+bool covers(const RuleCfg &r, uint32_t port)
+{
+    if (r.ports.empty())
+        return true;
+    return std::any_of(r.ports.begin(), r.ports.end(),
+                       [&](const PortRange &p) { return port >= p.lo && port <= p.hi; });
+}
+
+// Precedence inside one role pair: true if a beats b.
+bool beats(const RuleCfg &a, size_t ia, const RuleCfg &b, size_t ib)
+{
+    bool a_specific = a.proto >= 0, b_specific = b.proto >= 0;
+    if (a_specific != b_specific)
+        return a_specific;
+    uint32_t na = port_count(a), nb = port_count(b);
+    if (na != nb)
+        return na < nb;
+    if (a.action != b.action)
+        return a.action == Action::Deny;
+    return ia < ib;
+}
+
+struct Cell {
+    int proto;         // -1 = any protocol
+    uint16_t lo, hi;   // port interval (0..65535 for protocols without ports)
+    size_t winner;     // rule index
+};
+
+// Resolve one role pair into disjoint cells with their winning rule.
+std::vector<Cell> resolve_pair(const Config &c, const std::vector<size_t> &rules)
+{
+    std::vector<Cell> cells;
+    std::set<int> protos;
+    for (auto i : rules)
+        protos.insert(c.rules[i].proto);
+    for (int proto : protos) {
+        std::vector<size_t> rs;
+        for (auto i : rules)
+            if (c.rules[i].proto == proto)
+                rs.push_back(i);
+        bool ported = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+        std::set<uint32_t> bounds = {0, 65536};
+        if (ported)
+            for (auto i : rs)
+                for (const auto &p : c.rules[i].ports) {
+                    bounds.insert(p.lo);
+                    bounds.insert(uint32_t(p.hi) + 1);
+                }
+        for (auto it = bounds.begin(); std::next(it) != bounds.end(); ++it) {
+            uint32_t lo = *it, hi = *std::next(it) - 1;
+            size_t best = SIZE_MAX;
+            for (auto i : rs)
+                if (!ported || covers(c.rules[i], lo))
+                    if (best == SIZE_MAX || beats(c.rules[i], i, c.rules[best], best))
+                        best = i;
+            if (best == SIZE_MAX)
+                continue;
+            if (!cells.empty() && cells.back().proto == proto && cells.back().winner == best &&
+                cells.back().hi + 1u == lo)
+                cells.back().hi = hi;
+            else
+                cells.push_back({proto, uint16_t(lo), uint16_t(hi), best});
+        }
+    }
+    return cells;
+}
+
+using PairKey = std::pair<uint16_t, uint16_t>;
+
+std::map<PairKey, std::vector<size_t>> group_by_pair(const Config &c)
+{
+    std::map<PairKey, std::vector<size_t>> pairs;
+    for (size_t i = 0; i < c.rules.size(); i++)
+        pairs[{role_id(c, c.rules[i].from), role_id(c, c.rules[i].to)}].push_back(i);
+    return pairs;
+}
+
+bool same_match(const RuleCfg &a, const RuleCfg &b)
+{
+    auto norm = [](std::vector<PortRange> v) {
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    return a.from == b.from && a.to == b.to && a.proto == b.proto &&
+           norm(a.ports) == norm(b.ports);
+}
+
+} // namespace
+
+uint16_t role_id(const Config &c, const std::string &role)
+{
+    if (role == "world")
+        return XI_ROLE_WORLD;
+    if (role == "any")
+        return XI_ROLE_ANY;
+    for (size_t i = 0; i < c.identities.size(); i++)
+        if (c.identities[i].name == role)
+            return static_cast<uint16_t>(i + 1);
+    return XI_ROLE_WORLD;
+}
+
+std::vector<std::pair<uint16_t, int>> port_range_prefixes(uint16_t lo, uint16_t hi)
+{
+    std::vector<std::pair<uint16_t, int>> out;
+    uint32_t cur = lo, end = uint32_t(hi) + 1;
+    while (cur < end) {
+        int size_bits = 0; // largest aligned block starting at cur that fits
+        while (size_bits < 16 && (cur & ((1u << (size_bits + 1)) - 1)) == 0 &&
+               cur + (1u << (size_bits + 1)) <= end)
+            size_bits++;
+        out.emplace_back(static_cast<uint16_t>(cur), 16 - size_bits);
+        cur += 1u << size_bits;
+    }
+    return out;
+}
+
+void check_policy(Config &c, std::vector<ConfigError> &errors)
+{
+    std::map<std::string, Pos> names;
+    bool refs_ok = true;
+    for (auto &r : c.rules) {
+        for (const auto *role : {&r.from, &r.to})
+            if (*role != "world" && *role != "any" && !c.find_identity(*role)) {
+                errors.push_back({c.path, r.pos,
+                                  "rule refers to unknown role '" + *role +
+                                      "' (an identity, world or any)"});
+                refs_ok = false;
+            }
+        if (!r.named)
+            r.name = r.from + "->" + r.to + "/" + proto_name(r.proto) + "@" +
+                     std::to_string(r.pos.line);
+        auto [it, fresh] = names.emplace(r.name, r.pos);
+        if (!fresh)
+            errors.push_back({c.path, r.pos,
+                              "duplicate rule name '" + r.name + "' (first at line " +
+                                  std::to_string(it->second.line) + ")"});
+    }
+    if (c.rules.size() > XI_MAX_RULE_SLOTS)
+        errors.push_back({c.path, {},
+                          "too many rules: " + std::to_string(c.rules.size()) + " (at most " +
+                              std::to_string(XI_MAX_RULE_SLOTS) + ")"});
+    if (!refs_ok)
+        return;
+
+    for (const auto &[pair, idx] : group_by_pair(c)) {
+        std::set<size_t> winners;
+        for (const auto &cell : resolve_pair(c, idx))
+            winners.insert(cell.winner);
+        for (size_t k = 0; k < idx.size(); k++) {
+            size_t i = idx[k];
+            const auto &r = c.rules[i];
+            const RuleCfg *twin = nullptr;
+            for (size_t m = 0; m < k && !twin; m++)
+                if (same_match(c.rules[idx[m]], r))
+                    twin = &c.rules[idx[m]];
+            if (twin && twin->action != r.action) {
+                errors.push_back({c.path, r.pos,
+                                  "rule '" + r.name + "' and rule '" + twin->name + "' (line " +
+                                      std::to_string(twin->pos.line) +
+                                      ") match the same traffic with opposite actions"});
+                continue;
+            }
+            if (winners.count(i))
+                continue;
+            std::string by = twin ? "rule '" + twin->name + "' (line " +
+                                        std::to_string(twin->pos.line) + ")"
+                                  : "more specific or earlier rules";
+            errors.push_back({c.path, r.pos,
+                              "rule '" + r.name +
+                                  "' is unreachable: every packet it matches is decided by " +
+                                  by});
+        }
+    }
+}
+
+void compile_rules(const Config &c, const std::vector<std::string> &prev_slots,
+                   std::vector<std::pair<xi_rule_key, xi_rule>> &entries,
+                   std::vector<std::string> &slot_names)
+{
+    std::vector<std::string> names;
+    for (const auto &r : c.rules)
+        names.push_back(r.name);
+    slot_names = assign_slots(names, prev_slots, XI_MAX_RULE_SLOTS);
+    std::map<std::string, uint16_t> slot_of;
+    for (size_t s = 0; s < slot_names.size(); s++)
+        if (!slot_names[s].empty())
+            slot_of[slot_names[s]] = static_cast<uint16_t>(s);
+
+    for (const auto &[pair, idx] : group_by_pair(c)) {
+        for (const auto &cell : resolve_pair(c, idx)) {
+            const auto &r = c.rules[cell.winner];
+            xi_rule val{slot_of[r.name], static_cast<uint8_t>(r.action), 0};
+            xi_rule_key key{};
+            key.src_role = pair.first;
+            key.dst_role = pair.second;
+            if (cell.proto < 0) {
+                key.prefixlen = XI_RULE_PREFIX_ROLES;
+                entries.emplace_back(key, val);
+                continue;
+            }
+            key.proto = static_cast<uint8_t>(cell.proto);
+            if (cell.lo == 0 && cell.hi == 65535) {
+                key.prefixlen = XI_RULE_PREFIX_PROTO;
+                entries.emplace_back(key, val);
+                continue;
+            }
+            for (auto [port, bits] : port_range_prefixes(cell.lo, cell.hi)) {
+                key.prefixlen = XI_RULE_PREFIX_PROTO + bits;
+                key.port[0] = port >> 8;
+                key.port[1] = port & 0xff;
+                entries.emplace_back(key, val);
+            }
+        }
+    }
+}
+
+} // namespace xi

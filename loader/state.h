@@ -1,0 +1,54 @@
+// What the loader records about an instance, kept in the pinned array map xi_loader (one
+// entry) next to the datapath's maps, so a fresh process - `status`, `detach`, a restarted
+// `serve` - finds it even after the attaching process is gone. The datapath never reads it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpffs.h"
+
+namespace xi {
+
+enum class AttachMethod : uint8_t { XdpLink = 1, Tcx = 2, Clsact = 3 };
+enum class XdpMode : uint8_t { None = 0, Native = 1, Generic = 2 };
+
+struct Attachment {
+    std::string ifname;
+    uint32_t ifindex = 0;
+    uint8_t hook = 0; // enum xi_hook
+    AttachMethod method = AttachMethod::XdpLink;
+    XdpMode xdp_mode = XdpMode::None;
+    bool created_qdisc = false; // clsact: we created the qdisc, so detach removes it
+    uint32_t prog_id = 0;
+    uint32_t tc_handle = 0, tc_priority = 0;
+    std::string prog_name;
+    std::string pin_name; // link pin file (links only)
+};
+
+struct InstanceState {
+    std::string instance;
+    std::string node;
+    std::string netns; // --netns given at attach ("" = the attaching process's namespace)
+    std::string config_path;
+    std::string config_sha256;
+    std::string table_sha256;
+    uint64_t generation = 0;
+    uint64_t attached_at = 0; // unix seconds
+    uint64_t reloaded_at = 0;
+    uint64_t reloads_ok = 0;
+    uint64_t reloads_failed = 0;
+    std::vector<Attachment> attachments;
+};
+
+constexpr const char *kStateMap = "xi_loader";
+constexpr size_t kMaxAttachments = 8;
+
+// Creates the state map (pinned at dir/xi_loader) if missing and writes s.
+void save_state(const std::string &dir, const InstanceState &s);
+// nullopt when the instance has no state map.
+std::optional<InstanceState> load_state(const std::string &dir);
+
+} // namespace xi

@@ -1,0 +1,224 @@
+#include "status.h"
+
+#include <bpf/bpf.h>
+#include <sstream>
+#include <unistd.h>
+
+#include "counters.h"
+#include "publish.h"
+#include "state.h"
+#include "xi_reasons.h"
+
+namespace xi {
+
+namespace {
+
+const char *method_name(AttachMethod m)
+{
+    switch (m) {
+    case AttachMethod::XdpLink:
+        return "xdp";
+    case AttachMethod::Tcx:
+        return "tcx";
+    case AttachMethod::Clsact:
+        return "clsact";
+    }
+    return "?";
+}
+
+const char *mode_name(XdpMode m)
+{
+    switch (m) {
+    case XdpMode::Native:
+        return "native";
+    case XdpMode::Generic:
+        return "generic";
+    default:
+        return "";
+    }
+}
+
+const HookInfo *hook_info(uint32_t n)
+{
+    for (const auto &h : hooks())
+        if (h.number == n)
+            return &h;
+    return nullptr;
+}
+
+// Ask the kernel, not our record: is the program still attached, and which one?
+nlohmann::json check_attachment(const std::string &dir, const Attachment &a)
+{
+    nlohmann::json j;
+    const HookInfo *h = hook_info(a.hook);
+    j["interface"] = a.ifname;
+    j["ifindex"] = a.ifindex;
+    j["hook"] = h ? std::string(h->kind) + "/" + h->direction : "?";
+    j["side"] = h ? h->side : "?";
+    j["method"] = method_name(a.method);
+    if (a.xdp_mode != XdpMode::None)
+        j["mode"] = mode_name(a.xdp_mode);
+    j["program"] = a.prog_name;
+    uint32_t prog_id = a.prog_id;
+    bool live = false;
+    if (a.method == AttachMethod::Clsact) {
+        j["tc_handle"] = a.tc_handle;
+        j["tc_priority"] = a.tc_priority;
+        int fd = bpf_prog_get_fd_by_id(prog_id);
+        live = fd >= 0;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        j["pin"] = dir + "/" + a.pin_name;
+        int fd = bpf_obj_get((dir + "/" + a.pin_name).c_str());
+        if (fd >= 0) {
+            bpf_link_info info{};
+            __u32 len = sizeof(info);
+            if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+                prog_id = info.prog_id;
+                j["link_id"] = info.id;
+                // A link whose interface went away stays pinned but is defunct (ifindex 0).
+                live = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex != 0 : true;
+            }
+            close(fd);
+        }
+    }
+    j["program_id"] = prog_id;
+    j["attached"] = live;
+    return j;
+}
+
+} // namespace
+
+nlohmann::json instance_status(const Paths &p, const std::string &instance)
+{
+    std::string dir = p.instance(instance);
+    nlohmann::json j;
+    j["instance"] = instance;
+    j["pin_dir"] = dir;
+    auto st = load_state(dir);
+    if (!st) {
+        j["state"] = "incomplete";
+        return j;
+    }
+    j["state"] = "attached";
+    j["node"] = st->node;
+    if (!st->netns.empty())
+        j["netns"] = st->netns;
+    j["config"] = {{"path", st->config_path}, {"sha256", st->config_sha256}};
+    j["table_sha256"] = st->table_sha256;
+    j["attached_at"] = st->attached_at;
+    j["reloads"] = {{"ok", st->reloads_ok}, {"failed", st->reloads_failed}};
+    j["attachments"] = nlohmann::json::array();
+    bool all_live = true;
+    for (const auto &a : st->attachments) {
+        auto aj = check_attachment(dir, a);
+        all_live = all_live && aj["attached"].get<bool>();
+        j["attachments"].push_back(aj);
+    }
+    if (!all_live)
+        j["state"] = "degraded";
+
+    auto maps = GenMaps::open_pinned(dir);
+    auto active = read_active(maps);
+    j["generation"] = {{"number", active.generation}, {"slot", active.slot}};
+
+    int stats = bpf_obj_get((dir + "/xi_stats").c_str());
+    nlohmann::json counters = nlohmann::json::array();
+    if (stats >= 0) {
+        for (const auto &row : read_reason_counters(stats)) {
+            const HookInfo *h = hook_info(row.hook);
+            const ReasonInfo *r = reason_info(row.reason);
+            counters.push_back({{"hook", h ? std::string(h->side) + "/" + h->kind + "/" +
+                                                 h->direction
+                                           : "?"},
+                                {"reason", r ? r->label : "?"},
+                                {"drop", r && r->drop},
+                                {"packets", row.packets}});
+        }
+        close(stats);
+    }
+    j["counters"] = counters;
+
+    auto node_names = read_catalog(maps, CatalogKind::Node);
+    int node_stats = bpf_obj_get((dir + "/xi_node_stats").c_str());
+    nlohmann::json peers = nlohmann::json::array();
+    if (node_stats >= 0) {
+        for (const auto &n : read_node_counters(node_stats))
+            peers.push_back({{"node", n.slot < node_names.size() ? node_names[n.slot] : "?"},
+                             {"forwarded_packets", n.fwd_packets},
+                             {"forwarded_bytes", n.fwd_bytes},
+                             {"decapsulated_packets", n.decap_packets},
+                             {"decapsulated_bytes", n.decap_bytes}});
+        close(node_stats);
+    }
+    j["peers"] = peers;
+
+    auto rule_names = read_catalog(maps, CatalogKind::Rule);
+    int rule_stats = bpf_obj_get((dir + "/xi_rule_stats").c_str());
+    nlohmann::json rules = nlohmann::json::array();
+    if (rule_stats >= 0) {
+        for (const auto &r : read_rule_counters(rule_stats, rule_names))
+            rules.push_back(
+                {{"rule", rule_names[r.slot]}, {"packets", r.packets}, {"bytes", r.bytes}});
+        close(rule_stats);
+    }
+    j["rules"] = rules;
+    return j;
+}
+
+std::string render_status(const nlohmann::json &instances)
+{
+    std::ostringstream out;
+    if (instances.empty())
+        out << "no instances attached\n";
+    for (const auto &j : instances) {
+        out << "instance " << j["instance"].get<std::string>() << ": "
+            << j["state"].get<std::string>() << "\n";
+        if (j["state"] == "incomplete") {
+            out << "  pins in " << j["pin_dir"].get<std::string>()
+                << " but no state: run `xdp-ingress detach --instance "
+                << j["instance"].get<std::string>() << "` to clean up\n";
+            continue;
+        }
+        out << "  node " << j["node"].get<std::string>();
+        if (j.contains("netns"))
+            out << " in netns " << j["netns"].get<std::string>();
+        out << "\n  config " << j["config"]["path"].get<std::string>() << " sha256 "
+            << j["config"]["sha256"].get<std::string>().substr(0, 16) << "\n";
+        out << "  generation " << j["generation"]["number"] << " (slot "
+            << j["generation"]["slot"] << "), table sha256 "
+            << j["table_sha256"].get<std::string>().substr(0, 16) << "\n";
+        for (const auto &a : j["attachments"]) {
+            out << "  " << a["interface"].get<std::string>() << " "
+                << a["hook"].get<std::string>() << " " << a["method"].get<std::string>();
+            if (a.contains("mode"))
+                out << " " << a["mode"].get<std::string>();
+            out << " prog " << a["program"].get<std::string>() << " id " << a["program_id"]
+                << (a["attached"].get<bool>() ? "" : " NOT ATTACHED") << "\n";
+        }
+        if (!j["counters"].empty()) {
+            out << "  counters:\n";
+            for (const auto &c : j["counters"])
+                out << "    " << c["hook"].get<std::string>() << " "
+                    << c["reason"].get<std::string>() << (c["drop"].get<bool>() ? " (drop)" : "")
+                    << ": " << c["packets"] << "\n";
+        }
+        if (!j["peers"].empty()) {
+            out << "  peers:\n";
+            for (const auto &p : j["peers"])
+                out << "    " << p["node"].get<std::string>() << ": forwarded "
+                    << p["forwarded_packets"] << " pkts, decapsulated "
+                    << p["decapsulated_packets"] << " pkts\n";
+        }
+        if (!j["rules"].empty()) {
+            out << "  rules:\n";
+            for (const auto &r : j["rules"])
+                out << "    " << r["rule"].get<std::string>() << ": " << r["packets"]
+                    << " pkts, " << r["bytes"] << " bytes\n";
+        }
+    }
+    return out.str();
+}
+
+} // namespace xi

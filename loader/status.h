@@ -1,0 +1,16 @@
+// `status`: what is attached where, which generation runs, the counters. One JSON document is
+// built from the pins (works from any process, after the attaching one exited); the plain
+// printer renders the same document for people.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bpffs.h"
+
+namespace xi {
+
+nlohmann::json instance_status(const Paths &p, const std::string &instance);
+std::string render_status(const nlohmann::json &instances);
+
+} // namespace xi
