@@ -15,9 +15,11 @@
 #include "error.h"
 #include "xi_reasons.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 // Not in the 6.1 UAPI headers Debian 12 ships; stable kernel ABI values since 6.6.
 constexpr int kBpfTcxIngress = 46;
@@ -59,7 +61,8 @@ bool interface_is_ethernet(const std::string &ifname)
 {
     // /sys/class/net reflects the network namespace sysfs was mounted in, not ours after
     // setns(); ask the kernel through a socket ioctl instead.
-    struct ifreq ifr {};
+    struct ifreq ifr {
+    };
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -74,7 +77,8 @@ bool interface_is_ethernet(const std::string &ifname)
 
 uint32_t interface_mtu(const std::string &ifname)
 {
-    struct ifreq ifr {};
+    struct ifreq ifr {
+    };
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -108,8 +112,8 @@ Attachment attach_xdp(const AttachSpec &s, XdpModeRequest mode, std::string *war
         fd = try_mode(XDP_FLAGS_DRV_MODE);
         a.xdp_mode = XdpMode::Native;
         if (fd == -EOPNOTSUPP && mode == XdpModeRequest::Native)
-            throw Error("the driver of " + s.ifname + " does not support native XDP",
-                        EOPNOTSUPP, "use --xdp-mode generic (slower) or --xdp-mode auto");
+            throw Error("the driver of " + s.ifname + " does not support native XDP", EOPNOTSUPP,
+                        "use --xdp-mode generic (slower) or --xdp-mode auto");
         if (fd == -EOPNOTSUPP && warning)
             *warning = "the driver of " + s.ifname +
                        " does not support native XDP: using generic XDP (slower, same behaviour)";
@@ -167,8 +171,8 @@ Attachment attach_tc(const AttachSpec &s, bool ingress, std::string *note)
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = s.prog_fd);
     rc = bpf_tc_attach(&hook, &opts);
     if (rc)
-        throw Error(std::string("cannot attach clsact ") + dir + " filter " + s.prog_name +
-                        " to " + s.ifname,
+        throw Error(std::string("cannot attach clsact ") + dir + " filter " + s.prog_name + " to " +
+                        s.ifname,
                     -rc);
     a.tc_handle = opts.handle;
     a.tc_priority = opts.priority;

@@ -9,7 +9,8 @@
 
 #include "state.h"
 
-namespace xi {
+namespace xi
+{
 
 enum class XdpModeRequest { Auto, Native, Generic };
 

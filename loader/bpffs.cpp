@@ -13,14 +13,14 @@
 
 #include "error.h"
 
-namespace xi {
+namespace xi
+{
 
 void require_bpffs(const Paths &p)
 {
     struct statfs st;
     if (statfs(p.bpffs.c_str(), &st) != 0 || st.f_type != BPF_FS_MAGIC)
-        throw Error("no BPF filesystem at " + p.bpffs, 0,
-                    "mount it: mount -t bpf bpf " + p.bpffs);
+        throw Error("no BPF filesystem at " + p.bpffs, 0, "mount it: mount -t bpf bpf " + p.bpffs);
 }
 
 void mkdir_p(const std::string &dir)

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-namespace xi {
+namespace xi
+{
 
 struct Paths {
     std::string bpffs = "/sys/fs/bpf"; // mount point (overridable for tests)
@@ -25,7 +26,8 @@ bool valid_instance_name(const std::string &name);
 
 // flock() on the pin root directory: attach, detach and reload hold it exclusively, so two
 // invocations cannot interleave their pin and map updates. Released on destruction.
-class PinLock {
+class PinLock
+{
 public:
     explicit PinLock(const Paths &p, int timeout_ms = 30000);
     ~PinLock();

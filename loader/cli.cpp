@@ -6,7 +6,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace xi {
+namespace xi
+{
 
 void print_json(const Globals &g, const nlohmann::json &j)
 {

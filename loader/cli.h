@@ -6,7 +6,8 @@
 
 #include "bpffs.h"
 
-namespace xi {
+namespace xi
+{
 
 struct Globals {
     bool json = false;

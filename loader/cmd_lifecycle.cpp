@@ -9,9 +9,11 @@
 #include "state.h"
 #include "status.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 std::string instance_or_node(const std::string &instance, const std::string &node)
 {
@@ -109,8 +111,7 @@ void add_detach_command(CLI::App &app, Globals &g, Runner &run)
     auto *cmd = app.add_subcommand("detach", "Detach the programs and remove every pin");
     cmd->add_option("-n,--node", o->node, "Node name (default: hostname)");
     cmd->add_option("-i,--instance", o->instance, "Instance (default: the node name)");
-    cmd->add_option("--netns", o->netns,
-                    "Network namespace (default: the one recorded at attach)");
+    cmd->add_option("--netns", o->netns, "Network namespace (default: the one recorded at attach)");
     cmd->add_flag("--all", o->all, "Detach every instance");
     cmd->callback([&g, &run, o] {
         run = [&g, o] {
@@ -131,14 +132,14 @@ void add_detach_command(CLI::App &app, Globals &g, Runner &run)
                 join_netns(ns);
                 auto rep = detach_instance(g.paths, inst);
                 if (rep.was_attached)
-                    spdlog::info("audit: detach instance={} removed={}", inst,
-                                 rep.removed.size());
+                    spdlog::info("audit: detach instance={} removed={}", inst, rep.removed.size());
                 out.push_back({{"instance", inst},
                                {"was_attached", rep.was_attached},
                                {"detached", rep.removed}});
                 if (!g.json)
-                    std::cout << (rep.was_attached ? "detached instance " : "nothing attached for "
-                                                                            "instance ")
+                    std::cout << (rep.was_attached ? "detached instance "
+                                                   : "nothing attached for "
+                                                     "instance ")
                               << inst << "\n";
             }
             if (g.json)

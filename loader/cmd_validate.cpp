@@ -6,7 +6,8 @@
 #include "config.h"
 #include "error.h"
 
-namespace xi {
+namespace xi
+{
 
 void add_validate_command(CLI::App &app, Globals &g, Runner &run)
 {
@@ -35,9 +36,8 @@ void add_validate_command(CLI::App &app, Globals &g, Runner &run)
                 }
                 nlohmann::json errs = nlohmann::json::array();
                 for (const auto &e : res.errors) {
-                    errs.push_back({{"line", e.pos.line},
-                                    {"column", e.pos.col},
-                                    {"message", e.msg}});
+                    errs.push_back(
+                        {{"line", e.pos.line}, {"column", e.pos.col}, {"message", e.msg}});
                     if (!g.json)
                         std::cerr << e.str() << "\n";
                 }

@@ -6,7 +6,8 @@
 
 #include "cli.h"
 
-namespace xi {
+namespace xi
+{
 
 using Runner = std::function<int()>;
 

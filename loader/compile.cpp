@@ -11,7 +11,8 @@
 #include "maglev.h"
 #include "policy.h"
 
-namespace xi {
+namespace xi
+{
 
 const std::vector<std::string> &metadata_addresses()
 {
@@ -57,7 +58,8 @@ std::vector<std::string> assign_slots(const std::vector<std::string> &names,
     return slots;
 }
 
-namespace {
+namespace
+{
 
 // Role of an address = the identity with the longest prefix containing it (0 = world).
 uint16_t role_of(const Config &c, const IpAddr &a)
@@ -100,7 +102,8 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
         put(p, role_of(c, p.addr), XI_IDENT_F_METADATA, XI_NODE_NONE);
 
     for (const auto &n : c.nodes) {
-        uint16_t slot = std::find(node_slots.begin(), node_slots.end(), n.name) - node_slots.begin();
+        uint16_t slot =
+            std::find(node_slots.begin(), node_slots.end(), n.name) - node_slots.begin();
         uint16_t flags = XI_IDENT_F_NODE | (n.is_edge() ? XI_IDENT_F_EDGE : 0);
         for (const auto &a : {n.mesh4, n.mesh6})
             if (a)

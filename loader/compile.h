@@ -11,7 +11,8 @@
 #include "config.h"
 #include "xi_structs.h"
 
-namespace xi {
+namespace xi
+{
 
 // Stable slot numbers for names (nodes, rules): counters are indexed by slot, so a name keeps
 // its slot across reloads; new names take free slots, removed names free theirs.
@@ -20,10 +21,10 @@ std::vector<std::string> assign_slots(const std::vector<std::string> &names,
 
 struct GenContent {
     xi_gen_config cfg{};
-    std::vector<xi_node> nodes;            // XI_MAX_NODES entries, by slot
-    std::vector<std::string> node_names;   // by slot, "" = free
-    std::vector<uint32_t> maglev;          // table_size entries: node slot
-    std::string table_sha256;              // of the table, as little-endian u32s
+    std::vector<xi_node> nodes;          // XI_MAX_NODES entries, by slot
+    std::vector<std::string> node_names; // by slot, "" = free
+    std::vector<uint32_t> maglev;        // table_size entries: node slot
+    std::string table_sha256;            // of the table, as little-endian u32s
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
     std::vector<std::pair<xi_rule_key, xi_rule>> rules;
@@ -46,7 +47,13 @@ GenContent compile_generation(const CompileInput &in); // throws xi::Error
 const std::vector<std::string> &metadata_addresses();
 
 // MSS that still fits a mesh of the given MTU after IPIP (v4) / IP6IP6 (v6) encapsulation.
-inline uint32_t vip_mss4(uint32_t mesh_mtu) { return mesh_mtu - 20 - 20 - 20; }
-inline uint32_t vip_mss6(uint32_t mesh_mtu) { return mesh_mtu - 40 - 40 - 20; }
+inline uint32_t vip_mss4(uint32_t mesh_mtu)
+{
+    return mesh_mtu - 20 - 20 - 20;
+}
+inline uint32_t vip_mss6(uint32_t mesh_mtu)
+{
+    return mesh_mtu - 40 - 40 - 20;
+}
 
 } // namespace xi

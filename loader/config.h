@@ -9,7 +9,8 @@
 
 #include "netaddr.h"
 
-namespace xi {
+namespace xi
+{
 
 struct Pos {
     int line = 0; // 1-based; 0 = unknown
@@ -64,9 +65,9 @@ struct RuleCfg {
     Pos pos;
     std::string name; // optional in the file; a generated one is filled in
     bool named = false;
-    std::string from, to;          // identity, "world" or "any"
-    int proto = -1;                // -1 = any, else IPPROTO_*
-    std::vector<PortRange> ports;  // empty = any port
+    std::string from, to;         // identity, "world" or "any"
+    int proto = -1;               // -1 = any, else IPPROTO_*
+    std::vector<PortRange> ports; // empty = any port
     Action action = Action::Allow;
 };
 

@@ -7,9 +7,11 @@
 #include "maglev.h"
 #include "policy.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 bool valid_name(const std::string &s)
 {
@@ -105,14 +107,12 @@ struct Checker {
                 if (!n.is_edge())
                     continue;
                 if (v.addr.v4 && !n.mesh4)
-                    error(v.pos, "IPv4 vip '" + v.name + "' cannot be steered to edge '" +
-                                     n.name +
+                    error(v.pos, "IPv4 vip '" + v.name + "' cannot be steered to edge '" + n.name +
                                      "': it has no mesh_ipv4 (IPv4-in-IPv6 steering is not "
                                      "supported; give every edge a mesh address of each VIP "
                                      "family)");
                 if (!v.addr.v4 && !n.mesh6)
-                    error(v.pos, "IPv6 vip '" + v.name + "' cannot be steered to edge '" +
-                                     n.name +
+                    error(v.pos, "IPv6 vip '" + v.name + "' cannot be steered to edge '" + n.name +
                                      "': it has no mesh_ipv6 (IPv6-in-IPv4 steering is not "
                                      "supported; give every edge a mesh address of each VIP "
                                      "family)");
@@ -140,13 +140,12 @@ struct Checker {
                 if (fresh)
                     continue;
                 if (it->second.first == &id)
-                    error(p.pos, "prefix " + p.prefix.str() + " listed twice in '" + id.name +
-                                     "'");
+                    error(p.pos, "prefix " + p.prefix.str() + " listed twice in '" + id.name + "'");
                 else
                     error(p.pos, "prefix " + p.prefix.str() + " is in both '" +
                                      it->second.first->name + "' (line " +
-                                     std::to_string(it->second.second.line) + ") and '" +
-                                     id.name + "': equal prefixes cannot decide a role");
+                                     std::to_string(it->second.second.line) + ") and '" + id.name +
+                                     "': equal prefixes cannot decide a role");
             }
         }
         // Every node's mesh address must say unambiguously which role the node has.
@@ -166,8 +165,8 @@ struct Checker {
                                      "' is in no identity: add it to the node's role");
                 else if (roles.size() > 1)
                     error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
-                                     "' is in two identities ('" + roles[0] + "' and '" +
-                                     roles[1] + "'): a node has exactly one role");
+                                     "' is in two identities ('" + roles[0] + "' and '" + roles[1] +
+                                     "'): a node has exactly one role");
             }
         }
         for (const auto &r : c.reply_only)

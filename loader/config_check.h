@@ -5,7 +5,8 @@
 
 #include "config.h"
 
-namespace xi {
+namespace xi
+{
 
 void check_config(Config &c, std::vector<ConfigError> &errors);
 

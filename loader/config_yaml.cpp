@@ -14,7 +14,8 @@
 #include "config_check.h"
 #include "digest.h"
 
-namespace xi {
+namespace xi
+{
 
 std::string ConfigError::str() const
 {
@@ -40,7 +41,8 @@ const IdentityCfg *Config::find_identity(const std::string &name) const
     return nullptr;
 }
 
-namespace {
+namespace
+{
 
 Pos pos_of(const YAML::Node &n)
 {
@@ -52,11 +54,18 @@ Pos pos_of(const YAML::Node &n)
 
 // Reads one YAML document into a Config, collecting every error instead of stopping at the
 // first, so a policy author sees all problems in one run.
-class Reader {
+class Reader
+{
 public:
-    Reader(std::string file, std::vector<ConfigError> &errors) : file_(std::move(file)), errors_(errors) {}
+    Reader(std::string file, std::vector<ConfigError> &errors)
+        : file_(std::move(file)), errors_(errors)
+    {
+    }
 
-    void error(const YAML::Node &n, const std::string &msg) { errors_.push_back({file_, pos_of(n), msg}); }
+    void error(const YAML::Node &n, const std::string &msg)
+    {
+        errors_.push_back({file_, pos_of(n), msg});
+    }
     void error(Pos p, const std::string &msg) { errors_.push_back({file_, p, msg}); }
 
     // Every key of a mapping must be known; reports the unknown ones at their own position.
@@ -88,7 +97,8 @@ public:
     }
 
     // Unsigned integer in [lo, hi]; accepts decimal and 0x-prefixed hex.
-    std::optional<uint64_t> uint(const YAML::Node &n, const std::string &what, uint64_t lo, uint64_t hi)
+    std::optional<uint64_t> uint(const YAML::Node &n, const std::string &what, uint64_t lo,
+                                 uint64_t hi)
     {
         if (!n.IsScalar()) {
             error(n, what + " must be a number");
@@ -223,7 +233,8 @@ void read_fleet(Reader &r, const YAML::Node &n, Config &c)
         r.error(n, "fleet.hash_seed is required (a 64-bit number, the same on every edge)");
     }
     if (n["maglev_table_size"])
-        if (auto v = r.uint(n["maglev_table_size"], "fleet.maglev_table_size", 7, XI_MAGLEV_MAX_SIZE))
+        if (auto v =
+                r.uint(n["maglev_table_size"], "fleet.maglev_table_size", 7, XI_MAGLEV_MAX_SIZE))
             c.table_size = *v;
     if (n["mesh_mtu"])
         if (auto v = r.uint(n["mesh_mtu"], "fleet.mesh_mtu", 1280, 65535))
@@ -232,7 +243,9 @@ void read_fleet(Reader &r, const YAML::Node &n, Config &c)
 
 void read_node(Reader &r, const YAML::Node &n, Config &c)
 {
-    if (!r.mapping(n, "node", {"name", "mesh_ipv4", "mesh_ipv6", "mesh_interface", "public_interface", "weight", "mesh_mtu"}))
+    if (!r.mapping(n, "node",
+                   {"name", "mesh_ipv4", "mesh_ipv6", "mesh_interface", "public_interface",
+                    "weight", "mesh_mtu"}))
         return;
     NodeCfg node;
     node.pos = pos_of(n);
@@ -284,7 +297,9 @@ std::optional<int> protocol(Reader &r, const YAML::Node &n, bool allow_any_icmp)
         return IPPROTO_ICMP;
     if (allow_any_icmp && *s == "any")
         return -1;
-    r.error(n, "protocol must be " + std::string(allow_any_icmp ? "tcp, udp, icmp or any" : "tcp or udp") + ", not '" + *s + "'");
+    r.error(n, "protocol must be " +
+                   std::string(allow_any_icmp ? "tcp, udp, icmp or any" : "tcp or udp") +
+                   ", not '" + *s + "'");
     return std::nullopt;
 }
 
@@ -322,7 +337,8 @@ void read_vip(Reader &r, const YAML::Node &n, Config &c)
             if (!pr)
                 return;
             if (pr->lo != pr->hi) {
-                r.error(item, "vip ports are single ports (a range would need one table entry per port)");
+                r.error(item,
+                        "vip ports are single ports (a range would need one table entry per port)");
                 return;
             }
             if (!seen.insert(pr->lo).second)
@@ -410,7 +426,9 @@ void read_rule(Reader &r, const YAML::Node &n, Config &c)
 
 void read_top(Reader &r, const YAML::Node &root, Config &c)
 {
-    static const std::set<std::string> known = {"version", "fleet", "nodes", "vips", "identities", "rules", "default", "reply_only", "metadata_block", "metadata_extra", "mss", "conntrack", "events"};
+    static const std::set<std::string> known = {
+        "version",    "fleet",          "nodes",          "vips", "identities", "rules", "default",
+        "reply_only", "metadata_block", "metadata_extra", "mss",  "conntrack",  "events"};
     if (!r.mapping(root, "the config", known))
         return;
     if (!root["version"])
@@ -521,7 +539,10 @@ ConfigResult parse_config(const std::string &text, const std::string &file)
     } catch (const YAML::Exception &e) {
         res.errors.push_back({file, {e.mark.line + 1, e.mark.column + 1}, e.msg});
     }
-    check_config(c, res.errors);
+    // Semantic checks only on a structurally sound file: a broken field would otherwise show up
+    // again as a confusing follow-on error (a node "without" the address that failed to parse).
+    if (res.errors.empty())
+        check_config(c, res.errors);
     if (res.errors.empty())
         res.config = std::move(c);
     return res;

@@ -6,7 +6,8 @@
 #include "xi_reasons.h"
 #include "xi_structs.h"
 
-namespace xi {
+namespace xi
+{
 
 const std::vector<ReasonInfo> &reasons()
 {

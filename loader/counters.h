@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-namespace xi {
+namespace xi
+{
 
 struct ReasonInfo {
     uint32_t number;
@@ -49,6 +50,7 @@ struct RuleCounters {
     uint32_t slot;
     uint64_t packets, bytes;
 };
-std::vector<RuleCounters> read_rule_counters(int rule_stats_fd, const std::vector<std::string> &names);
+std::vector<RuleCounters> read_rule_counters(int rule_stats_fd,
+                                             const std::vector<std::string> &names);
 
 } // namespace xi

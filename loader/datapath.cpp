@@ -9,9 +9,11 @@
 #include "tc_public_ingress.skel.h"
 #include "xdp_public.skel.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 template <typename S, void (*Destroy)(S *)>
 struct SkelDeleter {
@@ -93,7 +95,6 @@ Datapath::Datapath(const LoadOptions &opts) : o_(std::make_unique<Objects>())
 }
 
 Datapath::~Datapath() = default;
-
 
 int Datapath::prog_fd(Prog p) const
 {

@@ -7,7 +7,8 @@
 #include <memory>
 #include <string>
 
-namespace xi {
+namespace xi
+{
 
 enum class Prog { XdpPublic, TcPublicIngress, TcPublicEgress, MeshIngress, MeshEgress };
 
@@ -17,14 +18,15 @@ struct LoadOptions {
     bool mesh_l2 = false; // mesh interface has an Ethernet header (else the L3 entries)
 };
 
-class Datapath {
+class Datapath
+{
 public:
     explicit Datapath(const LoadOptions &opts); // throws xi::Error naming the object and errno
     ~Datapath();
     Datapath(const Datapath &) = delete;
     Datapath &operator=(const Datapath &) = delete;
 
-    int prog_fd(Prog p) const;          // -1 if not loaded
+    int prog_fd(Prog p) const; // -1 if not loaded
     std::string prog_name(Prog p) const;
     int map_fd(const std::string &name) const; // throws if no object has it
 

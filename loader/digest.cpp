@@ -2,7 +2,8 @@
 
 #include <openssl/evp.h>
 
-namespace xi {
+namespace xi
+{
 
 std::string sha256_hex(const void *data, size_t len)
 {

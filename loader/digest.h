@@ -6,7 +6,8 @@
 #include <string>
 #include <string_view>
 
-namespace xi {
+namespace xi
+{
 
 std::string sha256_hex(std::string_view data);
 std::string sha256_hex(const void *data, size_t len);

@@ -6,10 +6,12 @@
 #include <stdexcept>
 #include <string>
 
-namespace xi {
+namespace xi
+{
 
 // Rendered as "Error: <what>: <strerror(err)> -- <hint>" (plain) or {"error": ...} (JSON).
-class Error : public std::runtime_error {
+class Error : public std::runtime_error
+{
 public:
     Error(std::string what, int err = 0, std::string hint = {})
         : std::runtime_error(std::move(what)), err_(err), hint_(std::move(hint))

@@ -14,9 +14,11 @@
 #include "sysctl.h"
 #include "xi_reasons.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 uint64_t now_s()
 {
@@ -55,8 +57,8 @@ void drop_created_qdiscs(const std::vector<Attachment> &atts)
             created[a.ifindex] = true;
     for (const auto &[ifindex, _] : created) {
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
-                    .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS |
-                                                                     BPF_TC_EGRESS));
+                    .attach_point =
+                        static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
         bpf_tc_hook_destroy(&hook); // gone already (interface deleted) is fine
     }
 }
@@ -159,8 +161,7 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
         replace_program(dir, a, dp.prog_fd(p));
         a.prog_name = dp.prog_name(p);
         rep.notes.push_back("replaced " + a.prog_name + " on " + a.ifname + " " +
-                            hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) +
-                            ")");
+                            hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) + ")");
     }
     save_state(dir, st);
     rep.state = st;
@@ -272,9 +273,9 @@ AttachReport attach_instance(const AttachOptions &o)
                            Prog::TcPublicIngress),
                       true, &note));
         std::string warning;
-        add(attach_xdp(spec(r.self->public_if, r.public_ifindex, XI_HOOK_XDP_PUBLIC,
-                            Prog::XdpPublic),
-                       o.xdp_mode, &warning));
+        add(attach_xdp(
+            spec(r.self->public_if, r.public_ifindex, XI_HOOK_XDP_PUBLIC, Prog::XdpPublic),
+            o.xdp_mode, &warning));
         if (!warning.empty())
             rep.notes.push_back(warning);
     }

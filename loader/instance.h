@@ -11,10 +11,12 @@
 #include "config.h"
 #include "state.h"
 
-namespace xi {
+namespace xi
+{
 
 // A config that does not validate: every error, each file:line:col: reason.
-class ConfigErrors : public std::runtime_error {
+class ConfigErrors : public std::runtime_error
+{
 public:
     explicit ConfigErrors(std::vector<ConfigError> errs)
         : std::runtime_error("invalid config"), errors(std::move(errs))
@@ -30,8 +32,8 @@ struct AttachOptions {
     std::string instance; // pin directory name; defaults to node
     std::string netns;    // recorded; the CLI has already joined it
     XdpModeRequest xdp_mode = XdpModeRequest::Auto;
-    bool replace = false;    // upgrade the programs of an attached instance in place
-    bool fix_sysctl = true;  // set rp_filter (else refuse naming the sysctl)
+    bool replace = false;   // upgrade the programs of an attached instance in place
+    bool fix_sysctl = true; // set rp_filter (else refuse naming the sysctl)
 };
 
 struct AttachReport {

@@ -18,8 +18,7 @@ int main(int argc, char **argv)
     app.add_flag("-j,--json", g.json, "JSON output");
     app.add_flag("-p,--pretty", g.pretty, "Pretty-printed JSON (implies --json)");
     app.add_flag("-v,--verbose", g.verbose, "Debug output, including libbpf's messages");
-    app.add_option("--bpffs", g.paths.bpffs, "BPF filesystem mount point")
-        ->capture_default_str();
+    app.add_option("--bpffs", g.paths.bpffs, "BPF filesystem mount point")->capture_default_str();
     app.require_subcommand(1);
     app.fallthrough(); // global flags are accepted after the verb too
 
@@ -33,7 +32,9 @@ int main(int argc, char **argv)
     help->callback([&] {
         run = [&] {
             if (help_verb.empty()) {
-                std::cout << app.help();
+                // app.help() would describe the selected subcommand, i.e. "help" itself.
+                std::cout << app.get_formatter()->make_help(&app, "xdp-ingress",
+                                                            CLI::AppFormatMode::Normal);
                 return 0;
             }
             CLI::App *sub = nullptr;
@@ -44,7 +45,8 @@ int main(int argc, char **argv)
                 std::cerr << "Error: unknown verb '" << help_verb << "'" << std::endl;
                 return 2;
             }
-            std::cout << sub->help();
+            std::cout << sub->get_formatter()->make_help(sub, "xdp-ingress " + help_verb,
+                                                         CLI::AppFormatMode::Normal);
             return 0;
         };
     });

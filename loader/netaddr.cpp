@@ -4,7 +4,8 @@
 #include <charconv>
 #include <cstring>
 
-namespace xi {
+namespace xi
+{
 
 std::optional<IpAddr> IpAddr::parse(std::string_view text)
 {
@@ -87,8 +88,8 @@ std::optional<Prefix> Prefix::parse(std::string_view text, std::string *err)
             Prefix net = p;
             for (int j = p.mapped_len(); j < 128; j++)
                 net.addr.bytes[j / 8] &= ~(1 << (7 - j % 8));
-            *err = "'" + std::string(text) + "' has host bits set (did you mean " + net.str() +
-                   "?)";
+            *err =
+                "'" + std::string(text) + "' has host bits set (did you mean " + net.str() + "?)";
             return std::nullopt;
         }
     }

@@ -10,7 +10,8 @@
 
 #include "xi_structs.h"
 
-namespace xi {
+namespace xi
+{
 
 struct IpAddr {
     std::array<uint8_t, 16> bytes{}; // IPv4: ::ffff:a.b.c.d

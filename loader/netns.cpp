@@ -7,7 +7,8 @@
 
 #include "error.h"
 
-namespace xi {
+namespace xi
+{
 
 void join_netns(const std::string &name)
 {

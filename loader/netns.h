@@ -4,7 +4,8 @@
 
 #include <string>
 
-namespace xi {
+namespace xi
+{
 
 void join_netns(const std::string &name); // throws xi::Error
 // Inode number of the current network namespace (identifies it in the state we record).

@@ -7,9 +7,11 @@
 
 #include "compile.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 std::string proto_name(int proto)
 {
@@ -66,9 +68,9 @@ bool beats(const RuleCfg &a, size_t ia, const RuleCfg &b, size_t ib)
 }
 
 struct Cell {
-    int proto;         // -1 = any protocol
-    uint16_t lo, hi;   // port interval (0..65535 for protocols without ports)
-    size_t winner;     // rule index
+    int proto;       // -1 = any protocol
+    uint16_t lo, hi; // port interval (0..65535 for protocols without ports)
+    size_t winner;   // rule index
 };
 
 // Resolve one role pair into disjoint cells with their winning rule.
@@ -126,8 +128,7 @@ bool same_match(const RuleCfg &a, const RuleCfg &b)
         std::sort(v.begin(), v.end());
         return v;
     };
-    return a.from == b.from && a.to == b.to && a.proto == b.proto &&
-           norm(a.ports) == norm(b.ports);
+    return a.from == b.from && a.to == b.to && a.proto == b.proto && norm(a.ports) == norm(b.ports);
 }
 
 } // namespace
@@ -166,14 +167,14 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
     for (auto &r : c.rules) {
         for (const auto *role : {&r.from, &r.to})
             if (*role != "world" && *role != "any" && !c.find_identity(*role)) {
-                errors.push_back({c.path, r.pos,
-                                  "rule refers to unknown role '" + *role +
-                                      "' (an identity, world or any)"});
+                errors.push_back(
+                    {c.path, r.pos,
+                     "rule refers to unknown role '" + *role + "' (an identity, world or any)"});
                 refs_ok = false;
             }
         if (!r.named)
-            r.name = r.from + "->" + r.to + "/" + proto_name(r.proto) + "@" +
-                     std::to_string(r.pos.line);
+            r.name =
+                r.from + "->" + r.to + "/" + proto_name(r.proto) + "@" + std::to_string(r.pos.line);
         auto [it, fresh] = names.emplace(r.name, r.pos);
         if (!fresh)
             errors.push_back({c.path, r.pos,
@@ -181,7 +182,8 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
                                   std::to_string(it->second.line) + ")"});
     }
     if (c.rules.size() > XI_MAX_RULE_SLOTS)
-        errors.push_back({c.path, {},
+        errors.push_back({c.path,
+                          {},
                           "too many rules: " + std::to_string(c.rules.size()) + " (at most " +
                               std::to_string(XI_MAX_RULE_SLOTS) + ")"});
     if (!refs_ok)
@@ -207,13 +209,12 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
             }
             if (winners.count(i))
                 continue;
-            std::string by = twin ? "rule '" + twin->name + "' (line " +
-                                        std::to_string(twin->pos.line) + ")"
-                                  : "more specific or earlier rules";
+            std::string by =
+                twin ? "rule '" + twin->name + "' (line " + std::to_string(twin->pos.line) + ")"
+                     : "more specific or earlier rules";
             errors.push_back({c.path, r.pos,
                               "rule '" + r.name +
-                                  "' is unreachable: every packet it matches is decided by " +
-                                  by});
+                                  "' is unreachable: every packet it matches is decided by " + by});
         }
     }
 }

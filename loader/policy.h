@@ -15,7 +15,8 @@
 #include "config.h"
 #include "xi_structs.h"
 
-namespace xi {
+namespace xi
+{
 
 // Role ids: identities in file order from 1; 0 = world; 0xffff = any (rules only).
 uint16_t role_id(const Config &c, const std::string &role);

@@ -8,9 +8,11 @@
 #include "error.h"
 #include "xi_common.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 constexpr const char *kCatalogMap = "xi_catalog";
 constexpr size_t kNameLen = 64;
@@ -195,21 +197,21 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g)
     table.reserve(g.maglev.size());
     for (uint32_t i = 0; i < g.maglev.size(); i++)
         table.emplace_back(i, g.maglev[i]);
-    swap_inner(m.maglev, slot,
-               make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
-                          table),
-               "Maglev table");
+    swap_inner(
+        m.maglev, slot,
+        make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP, table),
+        "Maglev table");
     swap_inner(m.vips, slot,
                make_inner(BPF_MAP_TYPE_HASH, "xi_vips_tbl", 65536, BPF_F_NO_PREALLOC, g.vips),
                "VIP table");
-    swap_inner(m.idents, slot,
-               make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC,
-                          g.idents),
-               "identity table");
-    swap_inner(m.rules, slot,
-               make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_rules_tbl", 1048576, BPF_F_NO_PREALLOC,
-                          g.rules),
-               "rule table");
+    swap_inner(
+        m.idents, slot,
+        make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC, g.idents),
+        "identity table");
+    swap_inner(
+        m.rules, slot,
+        make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_rules_tbl", 1048576, BPF_F_NO_PREALLOC, g.rules),
+        "rule table");
     check(bpf_map_update_elem(m.gen_config, &slot, &g.cfg, BPF_ANY), "cannot write xi_gen_config");
     auto t1 = std::chrono::steady_clock::now();
 

@@ -8,7 +8,8 @@
 
 #include "compile.h"
 
-namespace xi {
+namespace xi
+{
 
 // File descriptors of the pinned maps a publish touches.
 struct GenMaps {
@@ -28,9 +29,9 @@ private:
 };
 
 struct PublishResult {
-    uint32_t slot = 0;        // the slot that became active
-    uint64_t generation = 0;  // its generation number
-    double fill_ms = 0;       // time to fill the inactive slot
+    uint32_t slot = 0;       // the slot that became active
+    uint64_t generation = 0; // its generation number
+    double fill_ms = 0;      // time to fill the inactive slot
 };
 
 // The generation currently active (0 if none yet) and its slot.

@@ -6,9 +6,11 @@
 
 #include "error.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 constexpr uint32_t kMagic = 0x58494c44; // "XILD"
 constexpr uint32_t kVersion = 1;

@@ -10,7 +10,8 @@
 
 #include "bpffs.h"
 
-namespace xi {
+namespace xi
+{
 
 enum class AttachMethod : uint8_t { XdpLink = 1, Tcx = 2, Clsact = 3 };
 enum class XdpMode : uint8_t { None = 0, Native = 1, Generic = 2 };

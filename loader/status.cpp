@@ -9,9 +9,11 @@
 #include "state.h"
 #include "xi_reasons.h"
 
-namespace xi {
+namespace xi
+{
 
-namespace {
+namespace
+{
 
 const char *method_name(AttachMethod m)
 {
@@ -129,12 +131,11 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
         for (const auto &row : read_reason_counters(stats)) {
             const HookInfo *h = hook_info(row.hook);
             const ReasonInfo *r = reason_info(row.reason);
-            counters.push_back({{"hook", h ? std::string(h->side) + "/" + h->kind + "/" +
-                                                 h->direction
-                                           : "?"},
-                                {"reason", r ? r->label : "?"},
-                                {"drop", r && r->drop},
-                                {"packets", row.packets}});
+            counters.push_back(
+                {{"hook", h ? std::string(h->side) + "/" + h->kind + "/" + h->direction : "?"},
+                 {"reason", r ? r->label : "?"},
+                 {"drop", r && r->drop},
+                 {"packets", row.packets}});
         }
         close(stats);
     }
@@ -186,12 +187,11 @@ std::string render_status(const nlohmann::json &instances)
             out << " in netns " << j["netns"].get<std::string>();
         out << "\n  config " << j["config"]["path"].get<std::string>() << " sha256 "
             << j["config"]["sha256"].get<std::string>().substr(0, 16) << "\n";
-        out << "  generation " << j["generation"]["number"] << " (slot "
-            << j["generation"]["slot"] << "), table sha256 "
-            << j["table_sha256"].get<std::string>().substr(0, 16) << "\n";
+        out << "  generation " << j["generation"]["number"] << " (slot " << j["generation"]["slot"]
+            << "), table sha256 " << j["table_sha256"].get<std::string>().substr(0, 16) << "\n";
         for (const auto &a : j["attachments"]) {
-            out << "  " << a["interface"].get<std::string>() << " "
-                << a["hook"].get<std::string>() << " " << a["method"].get<std::string>();
+            out << "  " << a["interface"].get<std::string>() << " " << a["hook"].get<std::string>()
+                << " " << a["method"].get<std::string>();
             if (a.contains("mode"))
                 out << " " << a["mode"].get<std::string>();
             out << " prog " << a["program"].get<std::string>() << " id " << a["program_id"]
@@ -208,14 +208,14 @@ std::string render_status(const nlohmann::json &instances)
             out << "  peers:\n";
             for (const auto &p : j["peers"])
                 out << "    " << p["node"].get<std::string>() << ": forwarded "
-                    << p["forwarded_packets"] << " pkts, decapsulated "
-                    << p["decapsulated_packets"] << " pkts\n";
+                    << p["forwarded_packets"] << " pkts, decapsulated " << p["decapsulated_packets"]
+                    << " pkts\n";
         }
         if (!j["rules"].empty()) {
             out << "  rules:\n";
             for (const auto &r : j["rules"])
-                out << "    " << r["rule"].get<std::string>() << ": " << r["packets"]
-                    << " pkts, " << r["bytes"] << " bytes\n";
+                out << "    " << r["rule"].get<std::string>() << ": " << r["packets"] << " pkts, "
+                    << r["bytes"] << " bytes\n";
         }
     }
     return out.str();

@@ -8,7 +8,8 @@
 
 #include "bpffs.h"
 
-namespace xi {
+namespace xi
+{
 
 nlohmann::json instance_status(const Paths &p, const std::string &instance);
 std::string render_status(const nlohmann::json &instances);

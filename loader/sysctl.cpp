@@ -4,7 +4,8 @@
 
 #include "error.h"
 
-namespace xi {
+namespace xi
+{
 
 static std::string sysctl_path(std::string key)
 {

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-namespace xi {
+namespace xi
+{
 
 struct SysctlChange {
     std::string key; // e.g. net.ipv4.conf.wg0.rp_filter

@@ -7,9 +7,11 @@
 #include "datapath.h"
 #include "privileges.h"
 
-namespace {
+namespace
+{
 
-class LoadTest : public ::testing::Test {
+class LoadTest : public ::testing::Test
+{
 protected:
     void SetUp() override
     {

@@ -4,7 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace xi::test {
+namespace xi::test
+{
 
 static bool has_cap(const __user_cap_data_struct *data, int cap)
 {

@@ -5,7 +5,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
-namespace xi::test {
+namespace xi::test
+{
 
 bool have_bpf_privileges(); // CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN, effective
 

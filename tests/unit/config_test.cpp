@@ -4,7 +4,8 @@
 
 #include "config.h"
 
-namespace {
+namespace
+{
 
 const char *kBase = R"(version: 1
 fleet:
@@ -92,7 +93,8 @@ TEST(Config, ContentHashIsTheFileHash)
 
 TEST(Config, YamlSyntaxErrorHasPosition)
 {
-    EXPECT_EQ(first_error("version: 1\nfleet: [\n"), "test.yaml:3:1: YAML syntax: end of sequence not found");
+    EXPECT_EQ(first_error("version: 1\nfleet: [\n"),
+              "test.yaml:3:1: YAML syntax: end of sequence flow not found");
 }
 
 TEST(Config, UnknownKeyNamedAtItsLine)
@@ -136,7 +138,8 @@ TEST(Config, OutOfRangeValues)
 
 TEST(Config, TableSizeMustBePrime)
 {
-    auto e = first_error(replace(kBase, "hash_seed: 0x1234", "hash_seed: 0x1234\n  maglev_table_size: 65536"));
+    auto e = first_error(
+        replace(kBase, "hash_seed: 0x1234", "hash_seed: 0x1234\n  maglev_table_size: 65536"));
     EXPECT_NE(e.find("maglev_table_size 65536 is not prime"), std::string::npos) << e;
 }
 
@@ -145,7 +148,8 @@ TEST(Config, NodeMeshAddressInNoIdentityOrTwo)
     auto e = first_error(replace(kBase, "mesh_ipv4: 10.201.0.1", "mesh_ipv4: 10.209.0.1"));
     EXPECT_EQ(e, "test.yaml:11:5: mesh address 10.209.0.1 of node 'app-1' is in no identity: "
                  "add it to the node's role");
-    e = first_error(replace(kBase, "apps: [10.201.0.0/24]", "apps: [10.201.0.0/24, 10.200.0.0/16]"));
+    e = first_error(
+        replace(kBase, "apps: [10.201.0.0/24]", "apps: [10.201.0.0/24, 10.200.0.0/16]"));
     EXPECT_NE(e.find("mesh address 10.200.0.1 of node 'edge-a' is in two identities ('edges' "
                      "and 'apps')"),
               std::string::npos)
@@ -154,8 +158,9 @@ TEST(Config, NodeMeshAddressInNoIdentityOrTwo)
 
 TEST(Config, EqualPrefixInTwoRolesIsATie)
 {
-    auto e = first_error(replace(kBase, "apps: [10.201.0.0/24]", "apps: [10.201.0.0/24, 10.200.0.0/24]"));
-    EXPECT_EQ(e, "test.yaml:20:31: prefix 10.200.0.0/24 is in both 'edges' (line 19) and 'apps': "
+    auto e = first_error(
+        replace(kBase, "apps: [10.201.0.0/24]", "apps: [10.201.0.0/24, 10.200.0.0/24]"));
+    EXPECT_EQ(e, "test.yaml:20:25: prefix 10.200.0.0/24 is in both 'edges' (line 19) and 'apps': "
                  "equal prefixes cannot decide a role");
 }
 
@@ -177,7 +182,8 @@ TEST(Config, MissingSectionsAndWrongTypes)
 {
     auto r = parse("version: 1\nnodes: 3\n");
     ASSERT_GE(r.errors.size(), 3u);
-    EXPECT_EQ(r.errors[0].str(), "test.yaml:1:1: missing 'fleet:' (hash_seed, maglev_table_size, mesh_mtu)");
+    EXPECT_EQ(r.errors[0].str(),
+              "test.yaml:1:1: missing 'fleet:' (hash_seed, maglev_table_size, mesh_mtu)");
     EXPECT_EQ(r.errors[1].str(), "test.yaml:2:8: nodes must be a list");
 }
 
@@ -187,7 +193,8 @@ TEST(Config, EveryErrorIsReportedNotJustTheFirst)
     bad = replace(bad, "protocol: tcp\n    ports: [80", "protocol: sctp\n    ports: [80");
     auto r = parse(bad);
     ASSERT_EQ(r.errors.size(), 2u);
-    EXPECT_EQ(r.errors[0].str(), "test.yaml:10:16: mesh_ipv4: 'banana' is not an IPv4 or IPv6 address");
+    EXPECT_EQ(r.errors[0].str(),
+              "test.yaml:10:16: mesh_ipv4: 'banana' is not an IPv4 or IPv6 address");
     EXPECT_EQ(r.errors[1].str(), "test.yaml:16:15: protocol must be tcp or udp, not 'sctp'");
 }
 

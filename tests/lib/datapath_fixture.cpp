@@ -1,0 +1,152 @@
+#include "datapath_fixture.h"
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "bpffs.h"
+#include "config.h"
+#include "counters.h"
+#include "privileges.h"
+#include "xi_reasons.h"
+
+namespace xi::test
+{
+
+Counters operator-(const Counters &after, const Counters &before)
+{
+    Counters d;
+    for (const auto &[k, v] : after) {
+        auto it = before.find(k);
+        uint64_t b = it == before.end() ? 0 : it->second;
+        if (v != b)
+            d[k] = v - b;
+    }
+    return d;
+}
+
+std::string to_string(const Counters &c)
+{
+    std::ostringstream out;
+    for (const auto &[k, v] : c) {
+        const char *hook = "?";
+        for (const auto &h : hooks())
+            if (h.number == k.first)
+                hook = h.name;
+        const ReasonInfo *r = reason_info(k.second);
+        out << hook << "/" << (r ? r->label : "?") << "=" << v << " ";
+    }
+    return out.str();
+}
+
+DatapathFixture::DatapathFixture(const std::string &config_yaml, const std::string &node,
+                                 bool mesh_l2)
+{
+    Paths paths;
+    dir_ = paths.instance(scratch_instance("dp"));
+    mkdir_p(dir_);
+    auto res = parse_config(config_yaml, "fixture.yaml");
+    if (!res.errors.empty())
+        throw std::runtime_error("fixture config: " + res.errors[0].str());
+    const NodeCfg *self = res.config->find_node(node);
+    dp_ = std::make_unique<Datapath>(LoadOptions{dir_, self && self->is_edge(), mesh_l2});
+    maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
+    publish(config_yaml, node);
+}
+
+DatapathFixture::~DatapathFixture()
+{
+    maps_.reset();
+    dp_.reset();
+    for (const auto &n : list_dir(dir_))
+        unlink((dir_ + "/" + n).c_str());
+    rmdir(dir_.c_str());
+}
+
+void DatapathFixture::publish(const std::string &config_yaml, const std::string &node)
+{
+    auto res = parse_config(config_yaml, "fixture.yaml");
+    if (!res.errors.empty())
+        throw std::runtime_error("fixture config: " + res.errors[0].str());
+    CompileInput in;
+    in.config = &*res.config;
+    in.node = node;
+    in.mesh_ifindex = 1; // test_run never transmits; any ifindex makes bpf_redirect succeed
+    in.generation = ++generation_;
+    in.prev_node_slots = gen_.node_names;
+    in.prev_rule_slots = gen_.rule_names;
+    gen_ = compile_generation(in);
+    publish_generation(*maps_, gen_);
+}
+
+uint16_t DatapathFixture::node_slot(const std::string &name) const
+{
+    for (size_t i = 0; i < gen_.node_names.size(); i++)
+        if (gen_.node_names[i] == name)
+            return static_cast<uint16_t>(i);
+    throw std::runtime_error("no node " + name);
+}
+
+RunResult DatapathFixture::run_xdp(const Bytes &pkt)
+{
+    RunResult r;
+    Bytes out(pkt.size() + 256);
+    xdp_md ctx_out{};
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
+                .data_size_in = static_cast<__u32>(pkt.size()),
+                .data_size_out = static_cast<__u32>(out.size()), .ctx_out = &ctx_out,
+                .ctx_size_out = sizeof(ctx_out), .repeat = 1);
+    int err = bpf_prog_test_run_opts(dp_->prog_fd(Prog::XdpPublic), &opts);
+    if (err)
+        throw std::runtime_error("XDP test_run failed: " + std::to_string(err));
+    // data_out starts at data_meta; ctx_out.data is the metadata length.
+    out.resize(opts.data_size_out);
+    r.retval = opts.retval;
+    r.meta.assign(out.begin(), out.begin() + ctx_out.data);
+    r.out.assign(out.begin() + ctx_out.data, out.end());
+    return r;
+}
+
+RunResult DatapathFixture::run_tc(Prog p, const Bytes &pkt, uint32_t gso_size)
+{
+    RunResult r;
+    Bytes out(pkt.size() + 512);
+    __sk_buff ctx{};
+    ctx.gso_size = gso_size;
+    ctx.gso_segs = gso_size ? 2 : 0;
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
+                .data_size_in = static_cast<__u32>(pkt.size()),
+                .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx), .repeat = 1);
+    int err = bpf_prog_test_run_opts(dp_->prog_fd(p), &opts);
+    if (err)
+        throw std::runtime_error("TC test_run of " + dp_->prog_name(p) +
+                                 " failed: " + std::to_string(err));
+    out.resize(opts.data_size_out);
+    r.retval = opts.retval;
+    r.out = std::move(out);
+    return r;
+}
+
+double DatapathFixture::time_prog(Prog p, const Bytes &pkt, uint32_t repeat)
+{
+    Bytes out(pkt.size() + 512);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
+                .data_size_in = static_cast<__u32>(pkt.size()),
+                .data_size_out = static_cast<__u32>(out.size()), .repeat = repeat);
+    if (bpf_prog_test_run_opts(dp_->prog_fd(p), &opts))
+        throw std::runtime_error("test_run failed");
+    return opts.duration;
+}
+
+Counters DatapathFixture::counters() const
+{
+    Counters c;
+    for (const auto &row : read_reason_counters(dp_->map_fd("xi_stats")))
+        c[{row.hook, row.reason}] = row.packets;
+    return c;
+}
+
+} // namespace xi::test

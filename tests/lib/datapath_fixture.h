@@ -1,0 +1,63 @@
+// BPF_PROG_TEST_RUN fixture: a scratch instance (pins under /sys/fs/bpf/xdp-ingress/xitest-*)
+// with every object loaded and a generation compiled from a YAML string published, so a test
+// runs the real programs against the real tables on crafted packets and reads the counters.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compile.h"
+#include "datapath.h"
+#include "packet.h"
+#include "publish.h"
+
+namespace xi::test
+{
+
+struct RunResult {
+    int retval = -1;
+    Bytes out;  // the packet after the program (XDP: without the metadata area)
+    Bytes meta; // XDP metadata area in front of the packet (XDP only)
+};
+
+// Counters as a map (hook, reason) -> packets; subtract two snapshots to see what one run did.
+using Counters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>;
+Counters operator-(const Counters &after, const Counters &before);
+std::string to_string(const Counters &c); // "xdp_public/local=1, ..." for failure messages
+
+class DatapathFixture
+{
+public:
+    // mesh_l2: load the L2 mesh entries (skb test_run always builds an Ethernet frame).
+    explicit DatapathFixture(const std::string &config_yaml, const std::string &node,
+                             bool mesh_l2 = true);
+    ~DatapathFixture();
+    DatapathFixture(const DatapathFixture &) = delete;
+    DatapathFixture &operator=(const DatapathFixture &) = delete;
+
+    // Compile and publish another generation (a reload). Throws on config errors.
+    void publish(const std::string &config_yaml, const std::string &node);
+
+    RunResult run_xdp(const Bytes &pkt);
+    RunResult run_tc(Prog p, const Bytes &pkt, uint32_t gso_size = 0);
+    // Average ns per run over `repeat` runs of the same input (benchmarks).
+    double time_prog(Prog p, const Bytes &pkt, uint32_t repeat);
+
+    Counters counters() const;
+    const GenContent &gen() const { return gen_; }
+    Datapath &datapath() { return *dp_; }
+    const std::string &pin_dir() const { return dir_; }
+    int map_fd(const std::string &name) const { return dp_->map_fd(name); }
+    uint16_t node_slot(const std::string &name) const;
+
+private:
+    std::string dir_;
+    std::unique_ptr<Datapath> dp_;
+    std::unique_ptr<GenMaps> maps_;
+    GenContent gen_;
+    uint64_t generation_ = 0;
+};
+
+} // namespace xi::test
