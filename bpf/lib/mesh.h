@@ -43,10 +43,10 @@ static __always_inline int xi_mesh_parse(struct __sk_buff *skb, int l2, struct x
     return XI_R_PASS_NOT_IP;
 }
 
+/* IP-in-IP of either family: steering traffic, or something posing as it. */
 static __always_inline int xi_is_steering(const struct xi_pkt *p)
 {
-    return (p->flags & XI_PKT_F_L4) && ((p->family == 4 && p->proto == IPPROTO_IPIP) ||
-                                        (p->family == 6 && p->proto == IPPROTO_IPV6));
+    return (p->flags & XI_PKT_F_L4) && (p->proto == IPPROTO_IPIP || p->proto == IPPROTO_IPV6);
 }
 
 /*
@@ -68,7 +68,10 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_UNKNOWN);
     node = sender->node;
-    if ((outer->flags & XI_PKT_F_FRAG) || xi_decap(skb, outer))
+    /* Mixed families are refused by the config; fragments cannot be decapsulated before
+     * reassembly (our outer headers carry DF, so a fragment was not made by a sibling). */
+    if ((outer->family == 4) != (outer->proto == IPPROTO_IPIP) ||
+        (outer->flags & XI_PKT_F_FRAG) || xi_decap(skb, outer))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_FAILED);
 
     r = xi_mesh_parse(skb, l2, &inner);

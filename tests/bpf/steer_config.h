@@ -1,0 +1,52 @@
+// The fleet the steering tests run against: three edges (this node is edge-a), IPv4 and IPv6
+// VIPs, a port-any VIP, a UDP VIP, one backend.
+#pragma once
+
+#include <string>
+
+namespace xi::test {
+
+inline const std::string kSteerConfig = R"(version: 1
+fleet:
+  hash_seed: 0x5eed5eed12345678
+  mesh_mtu: 1420
+nodes:
+  - name: edge-a
+    public_interface: pub0
+    mesh_ipv4: 10.200.0.1
+    mesh_ipv6: fd00:200::1
+  - name: edge-b
+    public_interface: pub0
+    mesh_ipv4: 10.200.0.2
+    mesh_ipv6: fd00:200::2
+  - name: edge-c
+    public_interface: pub0
+    mesh_ipv4: 10.200.0.3
+    mesh_ipv6: fd00:200::3
+  - name: app-1
+    mesh_ipv4: 10.201.0.1
+vips:
+  - name: web
+    address: 198.51.100.10
+    protocol: tcp
+    ports: [80, 443]
+  - name: web6
+    address: 2001:db8:100::10
+    protocol: tcp
+    ports: [443]
+  - name: dns
+    address: 198.51.100.53
+    protocol: udp
+    ports: [53]
+  - name: anyport
+    address: 198.51.100.20
+    protocol: tcp
+identities:
+  edges: [10.200.0.0/24, fd00:200::/64]
+  apps: [10.201.0.0/24]
+default:
+  ingress: allow
+  egress: allow
+)";
+
+} // namespace xi::test
