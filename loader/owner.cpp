@@ -4,13 +4,14 @@
 
 #include "xi_hash.h"
 
-namespace xi {
+namespace xi
+{
 
 uint64_t flow_hash(const FlowTuple &t, uint64_t seed)
 {
     if (t.src.v4 && t.dst.v4)
-        return xi_flow_hash4(t.src.v4_be(), t.dst.v4_be(), htons(t.sport), htons(t.dport),
-                             t.proto, seed);
+        return xi_flow_hash4(t.src.v4_be(), t.dst.v4_be(), htons(t.sport), htons(t.dport), t.proto,
+                             seed);
     xi_addr s = t.src.to_xi(), d = t.dst.to_xi();
     return xi_flow_hash6(&s, &d, htons(t.sport), htons(t.dport), t.proto, seed);
 }

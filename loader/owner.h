@@ -7,7 +7,8 @@
 #include "compile.h"
 #include "netaddr.h"
 
-namespace xi {
+namespace xi
+{
 
 struct FlowTuple {
     IpAddr src, dst;

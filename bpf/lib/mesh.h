@@ -68,10 +68,18 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_UNKNOWN);
     node = sender->node;
+    {
+        /* The inner header must be there before the outer one goes. */
+        void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+        __u32 need = outer->proto == IPPROTO_IPIP ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+
+        if (outer->l4_off > XI_MAX_HDR_OFF || data + outer->l4_off + need > end)
+            return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_TRUNCATED);
+    }
     /* Mixed families are refused by the config; fragments cannot be decapsulated before
      * reassembly (our outer headers carry DF, so a fragment was not made by a sibling). */
-    if ((outer->family == 4) != (outer->proto == IPPROTO_IPIP) ||
-        (outer->flags & XI_PKT_F_FRAG) || xi_decap(skb, outer))
+    if ((outer->family == 4) != (outer->proto == IPPROTO_IPIP) || (outer->flags & XI_PKT_F_FRAG) ||
+        xi_decap(skb, outer))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_FAILED);
 
     r = xi_mesh_parse(skb, l2, &inner);

@@ -4,7 +4,8 @@
 
 #include <string>
 
-namespace xi::test {
+namespace xi::test
+{
 
 inline const std::string kSteerConfig = R"(version: 1
 fleet:

@@ -12,10 +12,13 @@
 #include "steer_config.h"
 #include "xi_reasons.h"
 
-namespace xi::test {
-namespace {
+namespace xi::test
+{
+namespace
+{
 
-class TcSteer : public ::testing::Test {
+class TcSteer : public ::testing::Test
+{
 protected:
     void SetUp() override
     {
@@ -59,7 +62,8 @@ TEST_F(TcSteer, VipSynAckMssIsClampedToFitTheMesh)
     ASSERT_TRUE(p.tcp && p.tcp->mss);
     EXPECT_EQ(*p.tcp->mss, 1360);
 
-    auto v6 = Packet().eth().ipv6("2001:db8:100::10", "2001:db8:ffff::7").tcp(443, 40000).syn().ack(1);
+    auto v6 =
+        Packet().eth().ipv6("2001:db8:100::10", "2001:db8:ffff::7").tcp(443, 40000).syn().ack(1);
     r = run(Prog::TcPublicEgress, v6.mss(1440).wscale(7).build(), TC_ACT_UNSPEC,
             {{{kPubOut, XI_R_MSS_CLAMPED}, 1}});
     p = parse(r.out);
@@ -71,8 +75,8 @@ TEST_F(TcSteer, MssAtAnOddOffsetKeepsTheChecksumRight)
 {
     // NOP first: the MSS value straddles two 16-bit checksum words.
     auto pkt = Packet().eth().ipv4("198.51.100.10", "203.0.113.7").tcp(80, 40000).syn().ack(1);
-    auto r = run(Prog::TcPublicEgress, pkt.nop().mss(9000).nop().nop().nop().build(),
-                 TC_ACT_UNSPEC, {{{kPubOut, XI_R_MSS_CLAMPED}, 1}});
+    auto r = run(Prog::TcPublicEgress, pkt.nop().mss(9000).nop().nop().nop().build(), TC_ACT_UNSPEC,
+                 {{{kPubOut, XI_R_MSS_CLAMPED}, 1}});
     auto p = parse(r.out);
     EXPECT_TRUE(p.ok()) << p.problems[0];
     EXPECT_EQ(*p.tcp->mss, 1360);
@@ -90,14 +94,40 @@ TEST_F(TcSteer, OnlyVipSynAcksAreClamped)
 {
     std::vector<Bytes> untouched = {
         // a SYN-ACK from a non-VIP address, and from the VIP on a port it does not serve
-        Packet().eth().ipv4("198.51.100.99", "203.0.113.7").tcp(443, 4000).syn().ack(1).mss(1460).build(),
-        Packet().eth().ipv4("198.51.100.10", "203.0.113.7").tcp(22, 4000).syn().ack(1).mss(1460).build(),
+        Packet()
+            .eth()
+            .ipv4("198.51.100.99", "203.0.113.7")
+            .tcp(443, 4000)
+            .syn()
+            .ack(1)
+            .mss(1460)
+            .build(),
+        Packet()
+            .eth()
+            .ipv4("198.51.100.10", "203.0.113.7")
+            .tcp(22, 4000)
+            .syn()
+            .ack(1)
+            .mss(1460)
+            .build(),
         // a SYN (outgoing connection), data segments
         Packet().eth().ipv4("198.51.100.10", "203.0.113.7").tcp(443, 4000).syn().mss(1460).build(),
-        Packet().eth().ipv4("198.51.100.10", "203.0.113.7").tcp(443, 4000).ack(1).payload(100).build(),
+        Packet()
+            .eth()
+            .ipv4("198.51.100.10", "203.0.113.7")
+            .tcp(443, 4000)
+            .ack(1)
+            .payload(100)
+            .build(),
         // malformed option lists are left alone
-        Packet().eth().ipv4("198.51.100.10", "203.0.113.7").tcp(443, 4000).syn().ack(1)
-            .tcp_options_raw({2, 1, 5, 0xb4}).build(),
+        Packet()
+            .eth()
+            .ipv4("198.51.100.10", "203.0.113.7")
+            .tcp(443, 4000)
+            .syn()
+            .ack(1)
+            .tcp_options_raw({2, 1, 5, 0xb4})
+            .build(),
     };
     for (const auto &pkt : untouched) {
         auto r = run(Prog::TcPublicEgress, pkt, TC_ACT_UNSPEC, {});
@@ -108,7 +138,8 @@ TEST_F(TcSteer, OnlyVipSynAcksAreClamped)
 TEST_F(TcSteer, UnmarkedPacketsAreNeverRedirectedIntoTheMesh)
 {
     // What an attacker would send: IPIP towards a sibling's mesh address, to the VIP.
-    auto ipip = Packet().eth().ipv4("203.0.113.7", "10.200.0.2").ipv4("203.0.113.7", "198.51.100.10");
+    auto ipip =
+        Packet().eth().ipv4("203.0.113.7", "10.200.0.2").ipv4("203.0.113.7", "198.51.100.10");
     auto pkt = ipip.tcp(1, 443).syn().build();
     auto r = run(Prog::TcPublicIngress, pkt, TC_ACT_UNSPEC, {{{kPubIn, XI_R_UNMARKED}, 1}});
     EXPECT_EQ(r.out, pkt);
@@ -118,7 +149,13 @@ TEST_F(TcSteer, UnmarkedPacketsAreNeverRedirectedIntoTheMesh)
 
 Packet steered4(const std::string &from_mesh, const std::string &vip, uint16_t dport)
 {
-    return Packet().eth().ipv4(from_mesh, "10.200.0.1").ttl(63).ipv4("203.0.113.7", vip).tcp(40000, dport).syn();
+    return Packet()
+        .eth()
+        .ipv4(from_mesh, "10.200.0.1")
+        .ttl(63)
+        .ipv4("203.0.113.7", vip)
+        .tcp(40000, dport)
+        .syn();
 }
 
 TEST_F(TcSteer, SiblingSteeringTrafficIsDecapsulated)
@@ -128,10 +165,19 @@ TEST_F(TcSteer, SiblingSteeringTrafficIsDecapsulated)
     auto want = Packet().eth().ipv4("203.0.113.7", "198.51.100.10").tcp(40000, 443).syn().build();
     EXPECT_EQ(r.out, want) << hexdiff(want, r.out);
 
-    auto in6 = Packet().eth().ipv6("fd00:200::3", "fd00:200::1").ipv6("2001:db8:ffff::7", "2001:db8:100::10");
+    auto in6 = Packet()
+                   .eth()
+                   .ipv6("fd00:200::3", "fd00:200::1")
+                   .ipv6("2001:db8:ffff::7", "2001:db8:100::10");
     r = run(Prog::MeshIngress, in6.tcp(40000, 443).ack().payload(10).build(), TC_ACT_UNSPEC,
             {{{kMeshIn, XI_R_DECAP}, 1}});
-    auto want6 = Packet().eth().ipv6("2001:db8:ffff::7", "2001:db8:100::10").tcp(40000, 443).ack().payload(10).build();
+    auto want6 = Packet()
+                     .eth()
+                     .ipv6("2001:db8:ffff::7", "2001:db8:100::10")
+                     .tcp(40000, 443)
+                     .ack()
+                     .payload(10)
+                     .build();
     EXPECT_EQ(r.out, want6) << hexdiff(want6, r.out);
 }
 
@@ -156,10 +202,21 @@ TEST_F(TcSteer, DecapRefusesWhatIsNotSteeringFromASibling)
         {"inner packet to a metadata service",
          steered4("10.200.0.2", "169.254.169.254", 80).build(), XI_R_DROP_METADATA},
         {"fragmented outer packet",
-         Packet().eth().ipv4("10.200.0.2", "10.200.0.1").mf().ipv4("203.0.113.7", "198.51.100.10").tcp(1, 443).build(),
+         Packet()
+             .eth()
+             .ipv4("10.200.0.2", "10.200.0.1")
+             .mf()
+             .ipv4("203.0.113.7", "198.51.100.10")
+             .tcp(1, 443)
+             .build(),
          XI_R_DROP_DECAP_FAILED},
         {"IPv6 inside IPv4 (mixed families are refused)",
-         Packet().eth().ipv4("10.200.0.2", "10.200.0.1").ipv6("2001:db8:ffff::7", "2001:db8:100::10").tcp(1, 443).build(),
+         Packet()
+             .eth()
+             .ipv4("10.200.0.2", "10.200.0.1")
+             .ipv6("2001:db8:ffff::7", "2001:db8:100::10")
+             .tcp(1, 443)
+             .build(),
          XI_R_DROP_DECAP_FAILED},
         {"truncated inner header",
          steered4("10.200.0.2", "198.51.100.10", 443).truncate(14 + 20 + 12).build(),
@@ -174,7 +231,8 @@ TEST_F(TcSteer, DecapRefusesWhatIsNotSteeringFromASibling)
 TEST_F(TcSteer, OwnSteeringTrafficLeavesThroughTheMesh)
 {
     auto out = Packet().eth().ipv4("10.200.0.1", "10.200.0.3").ipv4("203.0.113.7", "198.51.100.10");
-    run(Prog::MeshEgress, out.tcp(1, 443).build(), TC_ACT_UNSPEC, {{{kMeshOut, XI_R_STEER_OUT}, 1}});
+    run(Prog::MeshEgress, out.tcp(1, 443).build(), TC_ACT_UNSPEC,
+        {{{kMeshOut, XI_R_STEER_OUT}, 1}});
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 // XDP on the public interface: every branch and counter, on crafted packets (BPF_PROG_TEST_RUN).
+#include <cstring>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
@@ -11,12 +12,15 @@
 #include "steer_config.h"
 #include "xi_reasons.h"
 
-namespace xi::test {
-namespace {
+namespace xi::test
+{
+namespace
+{
 
 constexpr uint32_t kXdp = XI_HOOK_XDP_PUBLIC;
 
-class XdpSteer : public ::testing::Test {
+class XdpSteer : public ::testing::Test
+{
 protected:
     void SetUp() override
     {
@@ -191,8 +195,7 @@ TEST_F(XdpSteer, IcmpErrorsFollowTheFlowTheyAreAbout)
         if (by_self)
             EXPECT_TRUE(r.meta.empty());
         else
-            expect_marked(r, owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP),
-                          false);
+            expect_marked(r, owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP), false);
     }
     uint16_t p = port_owned("2001:db8:ffff::7", "2001:db8:100::10", 443, IPPROTO_TCP, false);
     auto q6 = Packet().ipv6("2001:db8:100::10", "2001:db8:ffff::7").tcp(443, p).ack();
@@ -245,7 +248,8 @@ TEST_F(XdpSteer, FragmentsOfOneDatagramShareAnOwner)
 TEST_F(XdpSteer, TinyAndOverlappingFragmentsAreDropped)
 {
     // First fragment with 8 bytes of TCP: the flags would be in the next fragment.
-    auto tiny = Packet().eth().ipv4("203.0.113.7", "198.51.100.10").mf().tcp(1, 443).truncate(14 + 20 + 8);
+    auto tiny =
+        Packet().eth().ipv4("203.0.113.7", "198.51.100.10").mf().tcp(1, 443).truncate(14 + 20 + 8);
     auto bytes = tiny.build();
     bytes[14 + 3] = 28; // tot_len: the datagram itself is that short
     bytes[14 + 10] = bytes[14 + 11] = 0;
@@ -259,7 +263,8 @@ TEST_F(XdpSteer, TinyAndOverlappingFragmentsAreDropped)
 
 TEST_F(XdpSteer, TunnelledPacketsFromTheInternetAreNeverSteered)
 {
-    auto ipip = Packet().eth().ipv4("203.0.113.7", "198.51.100.10").ipv4("10.200.0.9", "198.51.100.10");
+    auto ipip =
+        Packet().eth().ipv4("203.0.113.7", "198.51.100.10").ipv4("10.200.0.9", "198.51.100.10");
     expect(ipip.tcp(1, 443).build(), XDP_PASS, XI_R_PUBLIC_ENCAP);
     auto ip6ip6 = Packet().eth().ipv6("2001:db8:ffff::7", "2001:db8:100::10");
     ip6ip6.ipv6("fd00:200::9", "2001:db8:100::10").tcp(1, 443);
@@ -313,7 +318,8 @@ TEST_F(XdpSteer, TruncatedAtEveryOffset)
 TEST_F(XdpSteer, EthernetPaddingIsNotPayload)
 {
     uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
-    auto pkt = Packet().eth().ipv4("203.0.113.7", "198.51.100.10").tcp(p, 443).ack().pad_to_min(0xee);
+    auto pkt =
+        Packet().eth().ipv4("203.0.113.7", "198.51.100.10").tcp(p, 443).ack().pad_to_min(0xee);
     expect(pkt.build(), XDP_PASS, XI_R_FORWARD);
 }
 

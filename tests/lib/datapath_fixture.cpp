@@ -93,10 +93,14 @@ RunResult DatapathFixture::run_xdp(const Bytes &pkt)
 {
     RunResult r;
     Bytes out(pkt.size() + 256);
-    xdp_md ctx_out{};
+    // With a context the kernel reports the metadata length back (ctx_out.data); it wants
+    // ctx_in to describe the frame: no metadata, data_end = length.
+    xdp_md ctx_in{}, ctx_out{};
+    ctx_in.data_end = static_cast<__u32>(pkt.size());
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
                 .data_size_in = static_cast<__u32>(pkt.size()),
-                .data_size_out = static_cast<__u32>(out.size()), .ctx_out = &ctx_out,
+                .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx_in,
+                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in),
                 .ctx_size_out = sizeof(ctx_out), .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog_fd(Prog::XdpPublic), &opts);
     if (err)
@@ -135,7 +139,8 @@ double DatapathFixture::time_prog(Prog p, const Bytes &pkt, uint32_t repeat)
     Bytes out(pkt.size() + 512);
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
                 .data_size_in = static_cast<__u32>(pkt.size()),
-                .data_size_out = static_cast<__u32>(out.size()), .repeat = repeat);
+                .data_size_out = static_cast<__u32>(out.size()),
+                .repeat = static_cast<int>(repeat));
     if (bpf_prog_test_run_opts(dp_->prog_fd(p), &opts))
         throw std::runtime_error("test_run failed");
     return opts.duration;
