@@ -100,8 +100,8 @@ RunResult DatapathFixture::run_xdp(const Bytes &pkt)
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
                 .data_size_in = static_cast<__u32>(pkt.size()),
                 .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx_in,
-                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in),
-                .ctx_size_out = sizeof(ctx_out), .repeat = 1);
+                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in), .ctx_size_out = sizeof(ctx_out),
+                .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog_fd(Prog::XdpPublic), &opts);
     if (err)
         throw std::runtime_error("XDP test_run failed: " + std::to_string(err));
