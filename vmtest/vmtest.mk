@@ -1,0 +1,38 @@
+# vmtest/vmtest.mk -- VM test targets; included by the top-level Makefile, which provides
+# the `build` target (configure + build into $(BUILD_DIR)).
+#
+#   make vmtest               root|vm ctest labels inside a VM per kernel of VMTEST_KERNELS,
+#                             then a kernel x (passed, failed, skipped, seconds) table
+#   make vmtest-runner-test   the runner's own self-test (vmtest/selftest) on those kernels
+#   make vmtest-deps          host packages (apt, only those missing)
+#   make vmtest-kernels       kernels of VMTEST_KERNELS (download only those not cached)
+#   make vmtest-kernels-update  re-resolve the newest ABI of each series (security updates)
+#
+# Variables: VMTEST_KERNELS (series/version prefixes), BUILD_DIR, VMTEST_TIMEOUT (seconds per
+# VM, boot included), VMTEST_LABELS (ctest -L regex).
+
+VMTEST_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+VMTEST_KERNELS ?= 6.1 6.12
+BUILD_DIR ?= build
+VMTEST_TIMEOUT ?= 1800
+VMTEST_LABELS ?= root|vm
+
+.PHONY: vmtest vmtest-deps vmtest-kernels vmtest-kernels-update vmtest-runner-test
+
+vmtest: build
+	$(VMTEST_DIR)/deps
+	$(VMTEST_DIR)/kernels ensure $(VMTEST_KERNELS)
+	$(VMTEST_DIR)/matrix --build-dir '$(BUILD_DIR)' --labels '$(VMTEST_LABELS)' \
+		--timeout $(VMTEST_TIMEOUT) $(VMTEST_KERNELS)
+
+vmtest-runner-test: vmtest-kernels
+	$(VMTEST_DIR)/selftest $(VMTEST_KERNELS)
+
+vmtest-deps:
+	$(VMTEST_DIR)/deps
+
+vmtest-kernels: vmtest-deps
+	$(VMTEST_DIR)/kernels ensure $(VMTEST_KERNELS)
+
+vmtest-kernels-update: vmtest-deps
+	$(VMTEST_DIR)/kernels fetch $(VMTEST_KERNELS)
