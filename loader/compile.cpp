@@ -87,9 +87,21 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
                 it->second.node = node;
         }
     };
-    for (size_t i = 0; i < c.identities.size(); i++)
+    // Reply-only is a property of the role; every entry of that role carries the flag, so the
+    // datapath learns it from the lookup it does anyway.
+    auto role_flags = [&](uint16_t role) -> uint16_t {
+        if (role == XI_ROLE_WORLD)
+            return 0;
+        const auto &name = c.identities[role - 1].name;
+        return std::find(c.reply_only.begin(), c.reply_only.end(), name) != c.reply_only.end()
+                   ? XI_IDENT_F_REPLY_ONLY
+                   : 0;
+    };
+    for (size_t i = 0; i < c.identities.size(); i++) {
+        auto role = static_cast<uint16_t>(i + 1);
         for (const auto &p : c.identities[i].prefixes)
-            put(p.prefix, static_cast<uint16_t>(i + 1), 0, XI_NODE_NONE);
+            put(p.prefix, role, role_flags(role), XI_NODE_NONE);
+    }
 
     std::vector<Prefix> metadata;
     for (const auto &s : metadata_addresses()) {
@@ -98,16 +110,21 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     }
     for (const auto &p : c.metadata_extra)
         metadata.push_back(p.prefix);
-    for (const auto &p : metadata)
-        put(p, role_of(c, p.addr), XI_IDENT_F_METADATA, XI_NODE_NONE);
+    for (const auto &p : metadata) {
+        uint16_t role = role_of(c, p.addr);
+        put(p, role, XI_IDENT_F_METADATA | role_flags(role), XI_NODE_NONE);
+    }
 
     for (const auto &n : c.nodes) {
         uint16_t slot =
             std::find(node_slots.begin(), node_slots.end(), n.name) - node_slots.begin();
         uint16_t flags = XI_IDENT_F_NODE | (n.is_edge() ? XI_IDENT_F_EDGE : 0);
-        for (const auto &a : {n.mesh4, n.mesh6})
-            if (a)
-                put(Prefix{*a, a->v4 ? 32 : 128}, role_of(c, *a), flags, slot);
+        for (const auto &a : {n.mesh4, n.mesh6}) {
+            if (!a)
+                continue;
+            uint16_t role = role_of(c, *a);
+            put(Prefix{*a, a->v4 ? 32 : 128}, role, flags | role_flags(role), slot);
+        }
     }
     for (const auto &[k, v] : entries) {
         xi_ident_key key{};

@@ -33,7 +33,7 @@
     X(16, STEER_OUT, "steer_out", "encapsulated steering traffic leaving for a sibling edge")      \
     X(17, NO_TABLE, "no_table", "no Maglev table or owner: VIP flow delivered locally")            \
     X(18, PASS_NOT_STEERED, "pass_not_steered", "VIP flow this node does not steer (not an edge)") \
-    X(19, POLICY_DISABLED, "policy_disabled", "mesh policy not enforced on this hook")             \
+    X(19, ALLOW_NDP, "allow_ndp", "IPv6 neighbour discovery or MLD on the link: always allowed")   \
     X(20, PASS_EXTHDR, "pass_exthdr",                                                              \
       "IPv6 extension chain longer than inspected: passed to the stack, not steered")              \
     X(21, LOCAL_FALLBACK, "local_fallback",                                                        \

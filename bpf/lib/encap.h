@@ -12,6 +12,7 @@
 #define XI_BPF_ENCAP_H
 
 #include "csum.h"
+#include "events.h"
 #include "gen.h"
 #include "parse.h"
 #include "stats.h"
@@ -148,6 +149,8 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
         return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
 
     xi_count_node(owner, XI_NODE_FWD_PACKETS, skb->len);
+    xi_event(cfg, XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, &p, XI_ROLE_WORLD,
+             XI_ROLE_WORLD, 0xffff, owner, XI_EV_F_STEERED);
     if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
         return xi_encap_fail(XI_R_DROP_REDIRECT_FAILED);
     xi_count(XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT);

@@ -9,6 +9,9 @@
 
 #include "common.h"
 #include "encap.h"
+#include "events.h"
+#include "mss.h"
+#include "policy.h"
 #include "gen.h"
 #include "parse.h"
 #include "stats.h"
@@ -18,6 +21,15 @@ static __always_inline int xi_mesh_verdict(__u32 hook, int action, __u32 reason)
 {
     xi_count(hook, reason);
     return action;
+}
+
+/* Drop with a counter and a (rate-limited) event for `monitor`. */
+static __always_inline int xi_mesh_deny(const struct xi_gen *g, __u32 hook, __u32 reason,
+                                        const struct xi_pkt *p, __u16 node, __u8 flags)
+{
+    xi_event(g->cfg, XI_EV_BUCKET_DENY, hook, reason, p, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff, node,
+             flags);
+    return xi_mesh_verdict(hook, TC_ACT_SHOT, reason);
 }
 
 /* Parse the packet in skb; l2: whether it starts with an Ethernet header. */
@@ -66,7 +78,7 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     int r;
 
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
-        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_UNKNOWN);
+        return xi_mesh_deny(g, hook, XI_R_DROP_DECAP_UNKNOWN, outer, XI_NODE_NONE, 0);
     node = sender->node;
     {
         /* The inner header must be there before the outer one goes. */
@@ -89,10 +101,12 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     dst = xi_ident_lookup(g->slot, &inner.dst);
     if (dst && (dst->flags & XI_IDENT_F_METADATA) && (g->cfg->flags & XI_CFG_METADATA_BLOCK))
-        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_METADATA);
+        return xi_mesh_deny(g, hook, XI_R_DROP_METADATA, &inner, node, XI_EV_F_STEERED);
     if (xi_vip_classify(g, &inner, &hash) == XI_R_PASS_NOT_VIP)
-        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_STEERED_NOT_VIP);
+        return xi_mesh_deny(g, hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
     xi_count_node(node, XI_NODE_DECAP_PACKETS, skb->len);
+    xi_event(g->cfg, XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD,
+             0xffff, node, XI_EV_F_STEERED);
     return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_DECAP);
 }
 
@@ -107,6 +121,26 @@ static __always_inline int xi_is_own_steering(const struct xi_gen *g, const stru
     dst = xi_ident_lookup(g->slot, &p->dst);
     return src && dst && (src->flags & XI_IDENT_F_NODE) && src->node == g->cfg->self_node &&
            (dst->flags & XI_IDENT_F_EDGE);
+}
+
+/* Policy for one packet that is not steering traffic; then clamp the MSS of what passes. */
+static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi_gen *g,
+                                          const struct xi_pkt *p, __u32 hook, int ingress)
+{
+    struct xi_verdict v;
+
+    xi_policy_decide(g, p, ingress, &v);
+    xi_count_rule(v.rule_slot, skb->len);
+    if (!v.allow) {
+        xi_event(g->cfg, XI_EV_BUCKET_DENY, hook, v.reason, p, v.src_role, v.dst_role, v.rule_slot,
+                 XI_NODE_NONE, 0);
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, v.reason);
+    }
+    if ((g->cfg->flags & XI_CFG_CLAMP_MESH) && p->proto == IPPROTO_TCP &&
+        (p->flags & XI_PKT_F_L4) && (p->tcp_flags & XI_TCP_SYN) &&
+        xi_mss_clamp(skb, p->l4_off, p->family == 4 ? g->cfg->mesh_mss4 : g->cfg->mesh_mss6) > 0)
+        xi_count(hook, XI_R_MSS_CLAMPED);
+    return xi_mesh_verdict(hook, XI_TC_NEXT, v.reason);
 }
 
 static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
@@ -125,7 +159,7 @@ static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NO_POLICY);
     if (xi_is_steering(&p))
         return xi_mesh_decap(skb, l2, &g, &p);
-    return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_POLICY_DISABLED);
+    return xi_mesh_policy(skb, &g, &p, hook, 1);
 }
 
 static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
@@ -144,7 +178,7 @@ static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NO_POLICY);
     if (xi_is_own_steering(&g, &p))
         return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_STEER_OUT);
-    return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_POLICY_DISABLED);
+    return xi_mesh_policy(skb, &g, &p, hook, 0);
 }
 
 #endif /* XI_BPF_MESH_H */

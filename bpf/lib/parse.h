@@ -167,6 +167,13 @@ static __always_inline int xi_parse_icmp_inner(void *data, void *end, __u32 off,
             return XI_R_DROP_TRUNCATED;
         p->in_sport = ports[0];
         p->in_dport = ports[1];
+        if (p->in_proto == IPPROTO_ICMP || p->in_proto == IPPROTO_ICMPV6) {
+            /* An error about an echo: the identifier stands for the ports (conntrack key). */
+            if ((void *)(ports + 3) > end)
+                return XI_R_DROP_TRUNCATED;
+            p->in_sport = ports[2];
+            p->in_dport = ports[2];
+        }
     }
     p->flags |= XI_PKT_F_ICMP_ERR;
     return 0;
