@@ -16,5 +16,6 @@ void add_detach_command(CLI::App &app, Globals &g, Runner &run);
 void add_status_command(CLI::App &app, Globals &g, Runner &run);
 void add_validate_command(CLI::App &app, Globals &g, Runner &run);
 void add_owner_command(CLI::App &app, Globals &g, Runner &run);
+void add_monitor_command(CLI::App &app, Globals &g, Runner &run);
 
 } // namespace xi
