@@ -190,25 +190,31 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
         return;
 
     for (const auto &[pair, idx] : group_by_pair(c)) {
-        std::set<size_t> winners;
+        std::set<size_t> winners, conflicted;
         for (const auto &cell : resolve_pair(c, idx))
             winners.insert(cell.winner);
+        // Opposite actions on the same match: one error naming both, not an "unreachable" too.
+        for (size_t k = 0; k < idx.size(); k++)
+            for (size_t m = 0; m < k; m++) {
+                const auto &r = c.rules[idx[k]], &twin = c.rules[idx[m]];
+                if (!same_match(twin, r) || twin.action == r.action)
+                    continue;
+                errors.push_back({c.path, r.pos,
+                                  "rule '" + r.name + "' and rule '" + twin.name + "' (line " +
+                                      std::to_string(twin.pos.line) +
+                                      ") match the same traffic with opposite actions"});
+                conflicted.insert(idx[k]);
+                conflicted.insert(idx[m]);
+            }
         for (size_t k = 0; k < idx.size(); k++) {
             size_t i = idx[k];
             const auto &r = c.rules[i];
+            if (winners.count(i) || conflicted.count(i))
+                continue;
             const RuleCfg *twin = nullptr;
             for (size_t m = 0; m < k && !twin; m++)
                 if (same_match(c.rules[idx[m]], r))
                     twin = &c.rules[idx[m]];
-            if (twin && twin->action != r.action) {
-                errors.push_back({c.path, r.pos,
-                                  "rule '" + r.name + "' and rule '" + twin->name + "' (line " +
-                                      std::to_string(twin->pos.line) +
-                                      ") match the same traffic with opposite actions"});
-                continue;
-            }
-            if (winners.count(i))
-                continue;
             std::string by =
                 twin ? "rule '" + twin->name + "' (line " + std::to_string(twin->pos.line) + ")"
                      : "more specific or earlier rules";
