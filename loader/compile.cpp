@@ -158,6 +158,18 @@ void add_vips(const Config &c, GenContent &g)
     }
 }
 
+template <typename K, typename V>
+std::string digest_of(const std::vector<std::pair<K, V>> &entries)
+{
+    std::string bytes;
+    bytes.reserve(entries.size() * (sizeof(K) + sizeof(V)));
+    for (const auto &[k, v] : entries) {
+        bytes.append(reinterpret_cast<const char *>(&k), sizeof(k));
+        bytes.append(reinterpret_cast<const char *>(&v), sizeof(v));
+    }
+    return sha256_hex(bytes);
+}
+
 } // namespace
 
 GenContent compile_generation(const CompileInput &in)
@@ -212,6 +224,7 @@ GenContent compile_generation(const CompileInput &in)
     add_vips(c, g);
     add_idents(c, g.node_names, g);
     compile_rules(c, in.prev_rule_slots, g.rules, g.rule_names);
+    g.table_digests = {g.table_sha256, digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
 
     auto &cfg = g.cfg;
     cfg.seed = c.seed;

@@ -29,7 +29,12 @@ struct GenContent {
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
     std::vector<std::pair<xi_rule_key, xi_rule>> rules;
     std::vector<std::string> rule_names; // by slot, "" = free
+    // Content digests of the four swapped tables (maglev, vips, idents, rules): a reload
+    // reuses the running generation's table when its digest is unchanged.
+    std::array<std::string, 4> table_digests;
 };
+
+enum TableIndex { kTableMaglev = 0, kTableVips = 1, kTableIdents = 2, kTableRules = 3 };
 
 struct CompileInput {
     const Config *config = nullptr;

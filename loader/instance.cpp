@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <spdlog/spdlog.h>
@@ -108,29 +109,42 @@ Resolved resolve(const AttachOptions &o)
     return r;
 }
 
-// Publishes the first generation of a fresh instance (or the next one of a running one).
-void publish_initial(const std::string &dir, const Resolved &r, const std::string &node,
-                     InstanceState &st)
+// Compiles and publishes the next generation; records what the new slot holds before it goes
+// live, so the state always describes what runs even if this process dies half way.
+PublishResult publish_next(const std::string &dir, const Config &config, const std::string &node,
+                           uint32_t mesh_ifindex, InstanceState &st)
 {
     auto maps = GenMaps::open_pinned(dir);
     ActiveGen cur = read_active(maps);
     CompileInput in;
-    in.config = &r.config;
+    in.config = &config;
     in.node = node;
-    in.mesh_ifindex = r.mesh_ifindex;
+    in.mesh_ifindex = mesh_ifindex;
     in.generation = cur.generation + 1;
     in.prev_node_slots = read_catalog(maps, CatalogKind::Node);
     in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
     auto gen = compile_generation(in);
-    publish_generation(maps, gen);
+
+    std::array<std::string, 4> running{};
+    if (cur.generation && st.gens[cur.slot].generation == cur.generation)
+        running = st.gens[cur.slot].table_digests;
     write_catalog(maps, CatalogKind::Node, gen.node_names);
     write_catalog(maps, CatalogKind::Rule, gen.rule_names);
     std::vector<std::string> roles{"world"};
-    for (const auto &id : r.config.identities)
+    for (const auto &id : config.identities)
         roles.push_back(id.name);
     write_catalog(maps, CatalogKind::Role, roles);
+
+    auto res = publish_generation(maps, gen, running, [&](uint32_t slot) {
+        st.gens[slot] = {gen.cfg.generation, config.path, config.sha256, gen.table_sha256,
+                         gen.table_digests};
+        save_state(dir, st);
+    });
     st.generation = gen.cfg.generation;
+    st.config_path = config.path;
+    st.config_sha256 = config.sha256;
     st.table_sha256 = gen.table_sha256;
+    return res;
 }
 
 AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const std::string &dir,
@@ -213,8 +227,6 @@ AttachReport attach_instance(const AttachOptions &o)
     st.instance = instance;
     st.node = o.node;
     st.netns = o.netns;
-    st.config_path = r.config.path;
-    st.config_sha256 = r.config.sha256;
     st.attached_at = now_s();
 
     // Undo everything this call created if any step fails: no half-attached instance.
@@ -249,8 +261,7 @@ AttachReport attach_instance(const AttachOptions &o)
                                 "): strict reverse-path filtering drops decapsulated packets");
 
     Datapath dp({dir, r.self->is_edge(), r.mesh_l2});
-    publish_initial(dir, r, o.node, st);
-    save_state(dir, st);
+    publish_next(dir, r.config, o.node, r.mesh_ifindex, st);
 
     auto add = [&](Attachment a) {
         st.attachments.push_back(std::move(a));
@@ -282,6 +293,76 @@ AttachReport attach_instance(const AttachOptions &o)
     if (!note.empty())
         rep.notes.push_back(note);
     done = true;
+    return rep;
+}
+
+ReloadReport reload_instance(const ReloadOptions &o)
+{
+    std::string dir = o.paths.instance(o.instance);
+    auto res = load_config(o.config_path);
+    if (!res.errors.empty()) {
+        // The running policy stays; the failure is recorded for status, metrics and health.
+        PinLock lock(o.paths);
+        if (auto st = load_state(dir)) {
+            st->reloads_failed++;
+            st->last_failure_at = now_s();
+            st->last_error = res.errors[0].str();
+            save_state(dir, *st);
+        }
+        throw ConfigErrors(res.errors);
+    }
+    const Config &config = *res.config;
+    PinLock lock(o.paths);
+    auto st = load_state(dir);
+    if (!st)
+        throw Error("instance '" + o.instance + "' is not attached", ENOENT,
+                    "attach it first (xdp-ingress attach --config FILE)");
+    auto fail = [&](const Error &e) {
+        st->reloads_failed++;
+        st->last_failure_at = now_s();
+        st->last_error = e.full();
+        save_state(dir, *st);
+        return e;
+    };
+    const NodeCfg *self = config.find_node(st->node);
+    if (!self)
+        throw fail(Error("node '" + st->node + "' of instance '" + o.instance + "' is not in " +
+                             o.config_path,
+                         0, "a reload cannot rename the node: detach and attach instead"));
+    // Programs stay where they are: a config that moves them needs detach + attach.
+    for (const auto &a : st->attachments) {
+        bool mesh = a.hook == XI_HOOK_TC_MESH_INGRESS || a.hook == XI_HOOK_TC_MESH_EGRESS;
+        const std::string &want = mesh ? self->mesh_if : self->public_if;
+        if (a.ifname != want)
+            throw fail(Error("the config moves " + std::string(mesh ? "mesh" : "public") +
+                                 " hooks of node " + st->node + " from " + a.ifname + " to '" +
+                                 want + "'",
+                             0, "interfaces cannot change on reload: detach and attach instead"));
+    }
+    if (self->is_edge() !=
+        std::any_of(st->attachments.begin(), st->attachments.end(),
+                    [](const Attachment &a) { return a.hook == XI_HOOK_XDP_PUBLIC; }))
+        throw fail(Error("the config changes whether node " + st->node + " is an edge", 0,
+                         "detach and attach instead"));
+    uint32_t mesh_ifindex = interface_index(self->mesh_if);
+    if (!mesh_ifindex)
+        throw fail(Error("interface '" + self->mesh_if +
+                             "' does not exist in this network "
+                             "namespace",
+                         ENODEV, "pass --netns NAME or fix the interface"));
+
+    ReloadReport rep;
+    rep.old_config_sha256 = st->config_sha256;
+    rep.old_table_sha256 = st->table_sha256;
+    rep.old_generation = st->generation;
+    auto pub = publish_next(dir, config, st->node, mesh_ifindex, *st);
+    st->reloads_ok++;
+    st->reloaded_at = now_s();
+    st->last_error.clear();
+    save_state(dir, *st);
+    rep.state = *st;
+    rep.tables_reused = pub.tables_reused;
+    rep.fill_ms = pub.fill_ms;
     return rep;
 }
 

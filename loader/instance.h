@@ -44,6 +44,24 @@ struct AttachReport {
 
 AttachReport attach_instance(const AttachOptions &o);
 
+struct ReloadOptions {
+    Paths paths;
+    std::string config_path;
+    std::string instance;
+};
+
+struct ReloadReport {
+    InstanceState state; // after the reload
+    std::string old_config_sha256, old_table_sha256;
+    uint64_t old_generation = 0;
+    int tables_reused = 0; // of the four swapped tables
+    double fill_ms = 0;
+};
+
+// Validate, compile, publish into the inactive slot, flip. A bad file changes nothing (throws
+// ConfigErrors after recording the failure); so does a config that would move the programs.
+ReloadReport reload_instance(const ReloadOptions &o);
+
 struct DetachReport {
     bool was_attached = false;
     std::vector<std::string> removed; // what was taken off, for the log

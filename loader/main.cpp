@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 
     xi::add_attach_command(app, g, run);
     xi::add_detach_command(app, g, run);
+    xi::add_reload_command(app, g, run);
     xi::add_status_command(app, g, run);
     xi::add_validate_command(app, g, run);
     xi::add_owner_command(app, g, run);

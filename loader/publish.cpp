@@ -181,39 +181,71 @@ ActiveGen read_active(const GenMaps &m)
     return out;
 }
 
-PublishResult publish_generation(const GenMaps &m, const GenContent &g)
+namespace
+{
+
+// The running generation's inner map of an outer map, as a new fd (-1 if none).
+int running_inner(int outer, uint32_t slot)
+{
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(outer, &slot, &id) != 0 || !id)
+        return -1;
+    return bpf_map_get_fd_by_id(id);
+}
+
+} // namespace
+
+PublishResult publish_generation(const GenMaps &m, const GenContent &g,
+                                 const std::array<std::string, 4> &running_digests,
+                                 const std::function<void(uint32_t slot)> &before_flip)
 {
     auto t0 = std::chrono::steady_clock::now();
     ActiveGen cur = read_active(m);
     // Before the first publish nothing is active: fill slot 0. After, always the other slot.
     uint32_t slot = cur.generation ? cur.slot ^ 1 : 0;
+    PublishResult r;
 
     std::vector<uint32_t> node_keys;
     for (uint32_t i = 0; i < XI_MAX_NODES; i++)
         node_keys.push_back(slot * XI_MAX_NODES + i);
     update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
 
-    std::vector<std::pair<uint32_t, uint32_t>> table;
-    table.reserve(g.maglev.size());
-    for (uint32_t i = 0; i < g.maglev.size(); i++)
-        table.emplace_back(i, g.maglev[i]);
-    swap_inner(
-        m.maglev, slot,
-        make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP, table),
-        "Maglev table");
-    swap_inner(m.vips, slot,
-               make_inner(BPF_MAP_TYPE_HASH, "xi_vips_tbl", 65536, BPF_F_NO_PREALLOC, g.vips),
-               "VIP table");
-    swap_inner(
-        m.idents, slot,
-        make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC, g.idents),
-        "identity table");
-    swap_inner(
-        m.rules, slot,
-        make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_rules_tbl", 1048576, BPF_F_NO_PREALLOC, g.rules),
-        "rule table");
+    // Each table: the running one when unchanged, else a new inner map.
+    auto install = [&](int outer, int table, const char *what, auto make) {
+        if (cur.generation && !running_digests[table].empty() &&
+            running_digests[table] == g.table_digests[table]) {
+            int fd = running_inner(outer, cur.slot);
+            if (fd >= 0) {
+                swap_inner(outer, slot, fd, what);
+                r.tables_reused++;
+                return;
+            }
+        }
+        swap_inner(outer, slot, make(), what);
+    };
+    install(m.maglev, kTableMaglev, "Maglev table", [&] {
+        std::vector<std::pair<uint32_t, uint32_t>> table;
+        table.reserve(g.maglev.size());
+        for (uint32_t i = 0; i < g.maglev.size(); i++)
+            table.emplace_back(i, g.maglev[i]);
+        return make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
+                          table);
+    });
+    install(m.vips, kTableVips, "VIP table", [&] {
+        return make_inner(BPF_MAP_TYPE_HASH, "xi_vips_tbl", 65536, BPF_F_NO_PREALLOC, g.vips);
+    });
+    install(m.idents, kTableIdents, "identity table", [&] {
+        return make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC,
+                          g.idents);
+    });
+    install(m.rules, kTableRules, "rule table", [&] {
+        return make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_rules_tbl", 1048576, BPF_F_NO_PREALLOC,
+                          g.rules);
+    });
     check(bpf_map_update_elem(m.gen_config, &slot, &g.cfg, BPF_ANY), "cannot write xi_gen_config");
     auto t1 = std::chrono::steady_clock::now();
+    if (before_flip)
+        before_flip(slot);
 
     // The switch: one array element; a packet reads the slot once and stays in it.
     uint32_t zero = 0;
@@ -222,7 +254,6 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g)
     a.generation = g.cfg.generation;
     check(bpf_map_update_elem(m.active, &zero, &a, BPF_ANY), "cannot write xi_active");
 
-    PublishResult r;
     r.slot = slot;
     r.generation = g.cfg.generation;
     r.fill_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();

@@ -3,6 +3,8 @@
 // one, never a mix, never an empty table (docs/reload.md).
 #pragma once
 
+#include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct PublishResult {
     uint32_t slot = 0;       // the slot that became active
     uint64_t generation = 0; // its generation number
     double fill_ms = 0;      // time to fill the inactive slot
+    int tables_reused = 0;   // unchanged tables shared with the previous generation
 };
 
 // The generation currently active (0 if none yet) and its slot.
@@ -41,7 +44,14 @@ struct ActiveGen {
 };
 ActiveGen read_active(const GenMaps &m);
 
-PublishResult publish_generation(const GenMaps &m, const GenContent &g);
+// running_digests: table digests of the active generation (empty = unknown): a table whose
+// digest is unchanged is not rebuilt, the running inner map is shared by both slots (inner maps
+// are never written after they are published, so sharing is safe). A reload then costs what
+// changed, table by table. before_flip runs after the slot is filled, before it goes live
+// (the caller records what the slot holds).
+PublishResult publish_generation(const GenMaps &m, const GenContent &g,
+                                 const std::array<std::string, 4> &running_digests = {},
+                                 const std::function<void(uint32_t slot)> &before_flip = {});
 
 // Catalog of names by slot (nodes, rules, roles) for status/metrics/monitor.
 enum class CatalogKind { Node, Rule, Role };

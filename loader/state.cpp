@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "xi_structs.h"
 
 namespace xi
 {
@@ -13,7 +14,7 @@ namespace
 {
 
 constexpr uint32_t kMagic = 0x58494c44; // "XILD"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 struct RawAttachment {
     char ifname[16];
@@ -31,20 +32,27 @@ struct RawAttachment {
 };
 static_assert(sizeof(RawAttachment) == 104);
 
+struct RawGen {
+    uint64_t generation;
+    char config_path[512];
+    char config_sha256[72];
+    char table_sha256[72];
+    char table_digests[4][72];
+};
+
 struct RawState {
     uint32_t magic;
     uint32_t version;
     char instance[64];
     char node[64];
     char netns[64];
-    char config_path[512];
-    char config_sha256[72];
-    char table_sha256[72];
-    uint64_t generation;
+    RawGen gens[2];
     uint64_t attached_at;
     uint64_t reloaded_at;
     uint64_t reloads_ok;
     uint64_t reloads_failed;
+    uint64_t last_failure_at;
+    char last_error[512];
     uint32_t n_attach;
     uint32_t pad;
     RawAttachment attach[kMaxAttachments];
@@ -88,14 +96,22 @@ void save_state(const std::string &dir, const InstanceState &s)
     put(raw.instance, s.instance);
     put(raw.node, s.node);
     put(raw.netns, s.netns);
-    put(raw.config_path, s.config_path);
-    put(raw.config_sha256, s.config_sha256);
-    put(raw.table_sha256, s.table_sha256);
-    raw.generation = s.generation;
+    for (int i = 0; i < 2; i++) {
+        const auto &g = s.gens[i];
+        auto &r = raw.gens[i];
+        r.generation = g.generation;
+        put(r.config_path, g.config_path);
+        put(r.config_sha256, g.config_sha256);
+        put(r.table_sha256, g.table_sha256);
+        for (int t = 0; t < 4; t++)
+            put(r.table_digests[t], g.table_digests[t]);
+    }
     raw.attached_at = s.attached_at;
     raw.reloaded_at = s.reloaded_at;
     raw.reloads_ok = s.reloads_ok;
     raw.reloads_failed = s.reloads_failed;
+    raw.last_failure_at = s.last_failure_at;
+    put(raw.last_error, s.last_error);
     raw.n_attach = s.attachments.size();
     for (size_t i = 0; i < s.attachments.size(); i++) {
         const auto &a = s.attachments[i];
@@ -143,14 +159,36 @@ std::optional<InstanceState> load_state(const std::string &dir)
     s.instance = get(raw.instance);
     s.node = get(raw.node);
     s.netns = get(raw.netns);
-    s.config_path = get(raw.config_path);
-    s.config_sha256 = get(raw.config_sha256);
-    s.table_sha256 = get(raw.table_sha256);
-    s.generation = raw.generation;
+    for (int i = 0; i < 2; i++) {
+        const auto &r = raw.gens[i];
+        auto &g = s.gens[i];
+        g.generation = r.generation;
+        g.config_path = get(r.config_path);
+        g.config_sha256 = get(r.config_sha256);
+        g.table_sha256 = get(r.table_sha256);
+        for (int t = 0; t < 4; t++)
+            g.table_digests[t] = get(r.table_digests[t]);
+    }
     s.attached_at = raw.attached_at;
     s.reloaded_at = raw.reloaded_at;
     s.reloads_ok = raw.reloads_ok;
     s.reloads_failed = raw.reloads_failed;
+    s.last_failure_at = raw.last_failure_at;
+    s.last_error = get(raw.last_error);
+    // The record of the slot the datapath reads now is the truth about what runs.
+    if (int afd = bpf_obj_get((dir + "/xi_active").c_str()); afd >= 0) {
+        xi_active a{};
+        uint32_t zero = 0;
+        if (bpf_map_lookup_elem(afd, &zero, &a) == 0 && a.slot < 2 &&
+            s.gens[a.slot].generation == a.generation) {
+            const auto &g = s.gens[a.slot];
+            s.generation = g.generation;
+            s.config_path = g.config_path;
+            s.config_sha256 = g.config_sha256;
+            s.table_sha256 = g.table_sha256;
+        }
+        close(afd);
+    }
     for (uint32_t i = 0; i < raw.n_attach && i < kMaxAttachments; i++) {
         const auto &r = raw.attach[i];
         Attachment a;

@@ -3,6 +3,7 @@
 // `serve` - finds it even after the attaching process is gone. The datapath never reads it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,18 +30,32 @@ struct Attachment {
     std::string pin_name; // link pin file (links only)
 };
 
+// What one generation slot holds. Written before the slot is made active, so a loader killed
+// at any point leaves a record that matches what the datapath runs.
+struct GenRecord {
+    uint64_t generation = 0;
+    std::string config_path;
+    std::string config_sha256;
+    std::string table_sha256;
+    std::array<std::string, 4> table_digests; // maglev, vips, idents, rules (see GenContent)
+};
+
 struct InstanceState {
     std::string instance;
     std::string node;
     std::string netns; // --netns given at attach ("" = the attaching process's namespace)
+    // Of the active generation (filled by load_state from gens[] and xi_active).
     std::string config_path;
     std::string config_sha256;
     std::string table_sha256;
     uint64_t generation = 0;
-    uint64_t attached_at = 0; // unix seconds
+    std::array<GenRecord, 2> gens; // by slot
+    uint64_t attached_at = 0;      // unix seconds
     uint64_t reloaded_at = 0;
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
+    uint64_t last_failure_at = 0;
+    std::string last_error; // why the last failed reload failed ("" after a good one)
     std::vector<Attachment> attachments;
 };
 
