@@ -80,6 +80,25 @@ static __always_inline __u32 xi_wire_len(struct __sk_buff *skb, const struct xi_
 }
 
 /*
+ * Make the skb exactly Ethernet header + the IP datagram, as its header gives the length: the
+ * outer header's length is computed from it. Ethernet padding (a bare IPv4 ACK is 54 bytes,
+ * padded to 60 on the wire) and trailers are cut, so they neither cross the mesh nor count as
+ * forwarded bytes; a frame shorter than its datagram claims is dropped, as the stack would.
+ * GSO skbs (GRO) are consistent by construction; bpf_skb_change_tail would also reset their GSO
+ * state, so they are left alone.
+ */
+static __always_inline int xi_fit_datagram(struct __sk_buff *skb, const struct xi_pkt *p)
+{
+    __u32 want = ETH_HLEN + p->l3_len;
+
+    if (skb->gso_size || skb->len == want)
+        return 0;
+    if (skb->len < want)
+        return XI_R_DROP_BAD_HEADER;
+    return bpf_skb_change_tail(skb, want, 0) ? XI_R_DROP_ENCAP_FAILED : 0;
+}
+
+/*
  * Encapsulate the Ethernet frame in skb (marked by our XDP program, see struct xi_xdp_meta) for
  * the owning edge and redirect it into the mesh interface. Returns the TC verdict.
  */
@@ -111,13 +130,22 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
     err = ipv6 ? xi_parse_ipv6(data, end, ETH_HLEN, &p) : xi_parse_ipv4(data, end, ETH_HLEN, &p);
     if (err)
         return xi_encap_fail(err);
+    /* Decided: over the mesh MTU once encapsulated -> dropped and counted, never fragmented
+     * (outer DF) nor answered with ICMP; the owner's MSS clamp keeps TCP below it. */
     if (xi_wire_len(skb, &p, data, end) + overhead > cfg->mesh_mtu)
         return xi_encap_fail(XI_R_DROP_MESH_MTU);
+    err = xi_fit_datagram(skb, &p);
+    if (err)
+        return xi_encap_fail(err);
 
     flags |= ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
     if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags))
         return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
 
+    /* BPF_F_RECOMPUTE_CSUM: adjust_room inserted zeros, which leave a CHECKSUM_COMPLETE skb's
+     * csum as it was; the header written over them must be added to it. wg0 and NICs ignore
+     * skb->csum on transmit, but a mesh device that hands the skb to a local receiver (a veth
+     * into a namespace) would pass on a stale sum ("hw csum failure" after the decap there). */
     if (ipv6) {
         struct ipv6hdr o = {};
 
@@ -129,7 +157,7 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
         o.hop_limit = p.ttl;
         __builtin_memcpy(&o.saddr, &self->mesh6, sizeof(o.saddr));
         __builtin_memcpy(&o.daddr, &peer->mesh6, sizeof(o.daddr));
-        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0);
+        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
     } else {
         struct iphdr o = {};
 
@@ -143,12 +171,15 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
         o.saddr = self->mesh4;
         o.daddr = peer->mesh4;
         o.check = xi_ipv4_csum(&o);
-        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0);
+        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
     }
     if (err)
         return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
 
-    xi_count_node(owner, XI_NODE_FWD_PACKETS, skb->len);
+    /* Per owner: skbs handed to the mesh (a GSO skb counts once, like every other counter)
+     * and the length of the encapsulated IP packet, without the Ethernet header that the
+     * mesh device (wg0: L3) does not carry. */
+    xi_count_node(owner, XI_NODE_FWD_PACKETS, p.l3_len + overhead);
     xi_event(cfg, XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, &p, XI_ROLE_WORLD,
              XI_ROLE_WORLD, 0xffff, owner, XI_EV_F_STEERED);
     if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
