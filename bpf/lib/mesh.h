@@ -104,7 +104,7 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
         return xi_mesh_deny(g, hook, XI_R_DROP_METADATA, &inner, node, XI_EV_F_STEERED);
     if (xi_vip_classify(g, &inner, &hash) == XI_R_PASS_NOT_VIP)
         return xi_mesh_deny(g, hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
-    xi_count_node(node, XI_NODE_DECAP_PACKETS, skb->len);
+    xi_count_node(node, XI_NODE_DECAP_PACKETS, outer->l3_len); /* as on the forward side */
     xi_event(g->cfg, XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD,
              0xffff, node, XI_EV_F_STEERED);
     return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_DECAP);
