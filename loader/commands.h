@@ -18,6 +18,8 @@ void add_validate_command(CLI::App &app, Globals &g, Runner &run);
 void add_owner_command(CLI::App &app, Globals &g, Runner &run);
 void add_monitor_command(CLI::App &app, Globals &g, Runner &run);
 void add_reload_command(CLI::App &app, Globals &g, Runner &run);
+void add_health_command(CLI::App &app, Globals &g, Runner &run);
+void add_serve_command(CLI::App &app, Globals &g, Runner &run);
 
 struct ReloadReport;
 void log_reload(const ReloadReport &r); // the audit line

@@ -37,6 +37,10 @@ int possible_cpus();
 uint64_t percpu_sum(int map_fd, uint32_t key);
 std::vector<uint64_t> percpu_sum_n(int map_fd, uint32_t key, size_t n_u64);
 
+// Every element of a per-CPU array of n_u64 u64 counters, summed over CPUs: one batch syscall
+// where the kernel supports it (10,000 rule counters in one read), element by element otherwise.
+std::vector<std::vector<uint64_t>> percpu_array_sums(int map_fd, uint32_t entries, size_t n_u64);
+
 // Non-zero (hook, reason) counters of xi_stats.
 std::vector<CounterRow> read_reason_counters(int stats_fd);
 

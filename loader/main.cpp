@@ -25,10 +25,12 @@ int main(int argc, char **argv)
     xi::add_attach_command(app, g, run);
     xi::add_detach_command(app, g, run);
     xi::add_reload_command(app, g, run);
+    xi::add_serve_command(app, g, run);
     xi::add_status_command(app, g, run);
     xi::add_validate_command(app, g, run);
     xi::add_owner_command(app, g, run);
     xi::add_monitor_command(app, g, run);
+    xi::add_health_command(app, g, run);
     auto *help = app.add_subcommand("help", "Show help for xdp-ingress or one verb");
     std::string help_verb;
     help->add_option("verb", help_verb, "Verb to explain");

@@ -262,12 +262,28 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
 
 std::vector<std::string> read_catalog(const GenMaps &m, CatalogKind kind)
 {
-    std::vector<std::string> out(catalog_size(kind));
-    for (uint32_t i = 0; i < out.size(); i++) {
-        uint32_t key = catalog_base(kind) + i;
-        CatalogName n{};
-        if (bpf_map_lookup_elem(m.catalog, &key, &n) == 0)
-            out[i] = std::string(n.name, strnlen(n.name, kNameLen));
+    uint32_t base = catalog_base(kind), n = catalog_size(kind);
+    std::vector<std::string> out(n);
+    // One batch read of the region (16k rule names: one syscall instead of 16k).
+    std::vector<uint32_t> keys(n);
+    std::vector<CatalogName> vals(n);
+    // The batch cursor is the key before the first one read (get_next_key semantics).
+    uint32_t in_batch = base - 1, out_batch = 0, count = n;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+    int rc = bpf_map_lookup_batch(m.catalog, base ? &in_batch : nullptr, &out_batch, keys.data(),
+                                  vals.data(), &count, &opts);
+    if (rc == 0 || (errno == ENOENT && count > 0)) {
+        for (uint32_t i = 0; i < count; i++)
+            if (keys[i] >= base && keys[i] < base + n)
+                out[keys[i] - base] = std::string(vals[i].name, strnlen(vals[i].name, kNameLen));
+        if (count == n)
+            return out;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t key = base + i;
+        CatalogName name{};
+        if (bpf_map_lookup_elem(m.catalog, &key, &name) == 0)
+            out[i] = std::string(name.name, strnlen(name.name, kNameLen));
     }
     return out;
 }

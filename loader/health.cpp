@@ -1,0 +1,93 @@
+#include "health.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include "publish.h"
+#include "state.h"
+#include "status.h"
+
+namespace xi
+{
+
+const char *health_name(Health h)
+{
+    switch (h) {
+    case Health::Healthy:
+        return "healthy";
+    case Health::Degraded:
+        return "degraded";
+    default:
+        return "unhealthy";
+    }
+}
+
+nlohmann::json HealthReport::json() const
+{
+    return {{"status", health_name(status)}, {"summary", summary}, {"checks", checks}};
+}
+
+HealthReport check_health(const Paths &p, const std::string &instance)
+{
+    HealthReport r;
+    std::string bad;
+    auto check = [&](const std::string &name, bool ok, const std::string &detail) {
+        r.checks.push_back({{"name", name}, {"ok", ok}, {"detail", detail}});
+        if (!ok && bad.empty())
+            bad = detail;
+        return ok;
+    };
+    std::string dir = p.instance(instance);
+    std::optional<InstanceState> st;
+    try {
+        st = load_state(dir);
+    } catch (const std::exception &e) {
+        check("state", false, e.what());
+    }
+    if (!check("state", st.has_value(),
+               st ? "instance " + instance + " is attached"
+                  : "instance " + instance + " is not attached")) {
+        r.summary = bad;
+        return r;
+    }
+    try {
+        auto s = instance_status(p, instance);
+        for (const auto &a : s["attachments"])
+            check("attached " + a["program"].get<std::string>() + "@" +
+                      a["interface"].get<std::string>(),
+                  a["attached"].get<bool>(),
+                  a["program"].get<std::string>() + " on " + a["interface"].get<std::string>() +
+                      (a["attached"].get<bool>() ? " is attached" : " is NOT attached"));
+        auto maps = GenMaps::open_pinned(dir);
+        auto active = read_active(maps);
+        check("generation", active.generation > 0,
+              active.generation ? "generation " + std::to_string(active.generation) + " is active"
+                                : "no generation has been published");
+        int stats = bpf_obj_get((dir + "/xi_stats").c_str());
+        uint32_t key = 0;
+        std::vector<uint64_t> v(256);
+        bool readable = stats >= 0 && bpf_map_lookup_elem(stats, &key, v.data()) == 0;
+        if (stats >= 0)
+            close(stats);
+        check("counters", readable, readable ? "counters are readable" : "xi_stats unreadable");
+    } catch (const std::exception &e) {
+        check("maps", false, e.what());
+    }
+    if (!bad.empty()) {
+        r.status = Health::Unhealthy;
+        r.summary = bad;
+        return r;
+    }
+    bool reload_ok = st->last_error.empty();
+    r.checks.push_back({{"name", "last reload"},
+                        {"ok", reload_ok},
+                        {"detail", reload_ok ? "last reload applied"
+                                             : "last reload rejected: " + st->last_error}});
+    r.status = reload_ok ? Health::Healthy : Health::Degraded;
+    r.summary = reload_ok ? "healthy: generation " + std::to_string(st->generation) + " running"
+                          : "degraded: the previous policy runs, the last reload was rejected (" +
+                                st->last_error + ")";
+    return r;
+}
+
+} // namespace xi

@@ -1,0 +1,237 @@
+#include "serve.h"
+
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <poll.h>
+#include <prometheus/exposer.h>
+#include <sstream>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "digest.h"
+#include "error.h"
+#include "health.h"
+#include "instance.h"
+#include "metrics.h"
+#include "state.h"
+
+namespace xi
+{
+
+namespace
+{
+
+// civetweb calls begin_request before its own handlers: /healthz is answered here, on the
+// metrics port, everything else goes on to the exposer.
+std::function<std::pair<int, std::string>(bool strict)> g_health;
+
+int begin_request(mg_connection *conn)
+{
+    const mg_request_info *ri = mg_get_request_info(conn);
+    if (!ri || !ri->local_uri || std::strcmp(ri->local_uri, "/healthz") != 0 || !g_health)
+        return 0;
+    bool strict = ri->query_string && std::strstr(ri->query_string, "strict=1");
+    auto [code, body] = g_health(strict);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              code, code == 200 ? "OK" : "Service Unavailable", body.size(), body.c_str());
+    return code;
+}
+
+std::optional<std::string> file_sha(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return sha256_hex(ss.str());
+}
+
+std::string dir_of(const std::string &path)
+{
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+class Agent
+{
+public:
+    explicit Agent(const ServeOptions &o) : o_(o), inst_(o.instance.empty() ? o.node : o.instance)
+    {
+    }
+
+    int run()
+    {
+        ensure_attached();
+        start_http();
+        return loop();
+    }
+
+private:
+    void ensure_attached()
+    {
+        auto st = load_state(o_.paths.instance(inst_));
+        if (!st) {
+            AttachOptions a;
+            a.paths = o_.paths;
+            a.config_path = o_.config_path;
+            a.node = o_.node;
+            a.instance = inst_;
+            a.netns = o_.netns;
+            a.xdp_mode = o_.xdp_mode;
+            auto rep = attach_instance(a);
+            for (const auto &n : rep.notes)
+                spdlog::warn("{}", n);
+            spdlog::info("audit: attach instance={} node={} config={} config_sha256={} "
+                         "table_sha256={} generation={}",
+                         inst_, rep.state.node, rep.state.config_path, rep.state.config_sha256,
+                         rep.state.table_sha256, rep.state.generation);
+            applied_ = rep.state.config_sha256;
+            return;
+        }
+        spdlog::info("instance {} already attached (generation {}): taking it over", inst_,
+                     st->generation);
+        applied_ = st->config_sha256;
+        maybe_reload(false);
+    }
+
+    void start_http()
+    {
+        g_health = [this](bool strict) {
+            auto h = check_health(o_.paths, inst_);
+            bool down = h.status == Health::Unhealthy || (strict && h.status == Health::Degraded);
+            return std::make_pair(down ? 503 : 200, h.json().dump() + "\n");
+        };
+        CivetCallbacks cb;
+        cb.begin_request = begin_request;
+        try {
+            exposer_ = std::make_unique<prometheus::Exposer>(o_.metrics_addr, 2, &cb);
+        } catch (const std::exception &e) {
+            throw Error("cannot listen on " + o_.metrics_addr + " (" + e.what() + ")", 0,
+                        "pick a free address with --metrics-addr");
+        }
+        collector_ = std::make_shared<DatapathCollector>(o_.paths, inst_);
+        exposer_->RegisterCollectable(collector_);
+        spdlog::info("serving /metrics and /healthz on {}", o_.metrics_addr);
+    }
+
+    // force: SIGHUP (reload even if the content looks the same).
+    void maybe_reload(bool force)
+    {
+        auto sha = file_sha(o_.config_path);
+        if (!sha)
+            return; // in the middle of a swap, or gone: the next event or poll tries again
+        if (!force && (*sha == applied_ || *sha == rejected_))
+            return;
+        try {
+            auto rep = reload_instance({o_.paths, o_.config_path, inst_});
+            log_reload(rep);
+            applied_ = rep.state.config_sha256;
+            rejected_.clear();
+        } catch (const ConfigErrors &e) {
+            rejected_ = *sha;
+            for (const auto &err : e.errors)
+                spdlog::error("reload rejected, previous policy kept: {}", err.str());
+            spdlog::warn("audit: reload instance={} config={} result=rejected errors={}", inst_,
+                         o_.config_path, e.errors.size());
+        } catch (const Error &e) {
+            rejected_ = *sha;
+            spdlog::error("reload failed, previous policy kept: {}", e.full());
+            spdlog::warn("audit: reload instance={} config={} result=failed", inst_,
+                         o_.config_path);
+        }
+    }
+
+    int loop()
+    {
+        sigset_t set;
+        sigemptyset(&set);
+        for (int s : {SIGHUP, SIGTERM, SIGINT})
+            sigaddset(&set, s);
+        sigprocmask(SIG_BLOCK, &set, nullptr);
+        int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        // The directory, not the file: rename-on-save replaces the file's inode, and a
+        // ConfigMap update swaps the "..data" symlink next to it.
+        int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        std::string dir = dir_of(o_.config_path);
+        if (ifd >= 0 && inotify_add_watch(ifd, dir.c_str(),
+                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+                                              IN_MODIFY | IN_ATTRIB) < 0)
+            spdlog::warn("cannot watch {} ({}): relying on polling every {} s", dir,
+                         std::strerror(errno), o_.poll_interval_s);
+        auto next_poll = std::chrono::steady_clock::now();
+        bool pending = false;
+        int rc = 0;
+        for (;;) {
+            pollfd fds[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
+            // After a burst of events, wait until the writer is done (debounce), then check.
+            int timeout = pending ? 150 : static_cast<int>(o_.poll_interval_s * 1000);
+            int n = ::poll(fds, 2, timeout);
+            auto now = std::chrono::steady_clock::now();
+            if (n > 0 && (fds[0].revents & POLLIN)) {
+                signalfd_siginfo si{};
+                if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        spdlog::info("SIGHUP: reloading {}", o_.config_path);
+                        maybe_reload(true);
+                    } else {
+                        spdlog::info("signal {}: stopping", strsignal(si.ssi_signo));
+                        break;
+                    }
+                }
+            }
+            if (n > 0 && (fds[1].revents & POLLIN)) {
+                char buf[4096];
+                while (read(ifd, buf, sizeof(buf)) > 0) {
+                }
+                pending = true;
+                continue;
+            }
+            if (n == 0 && pending) {
+                pending = false;
+                maybe_reload(false);
+            }
+            if (now >= next_poll) {
+                maybe_reload(false);
+                next_poll = now + std::chrono::milliseconds(int(o_.poll_interval_s * 1000));
+            }
+        }
+        exposer_.reset();
+        if (o_.detach_on_exit) {
+            auto rep = detach_instance(o_.paths, inst_);
+            spdlog::info("audit: detach instance={} removed={}", inst_, rep.removed.size());
+        } else {
+            spdlog::info("leaving instance {} attached (the pins keep the datapath running)",
+                         inst_);
+        }
+        if (ifd >= 0)
+            close(ifd);
+        close(sfd);
+        return rc;
+    }
+
+    ServeOptions o_;
+    std::string inst_;
+    std::string applied_, rejected_;
+    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::shared_ptr<DatapathCollector> collector_;
+};
+
+} // namespace
+
+int serve(const ServeOptions &o)
+{
+    Agent a(o);
+    return a.run();
+}
+
+} // namespace xi

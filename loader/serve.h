@@ -1,0 +1,29 @@
+// serve: the long-running agent. Attaches if needed, exports metrics and /healthz, reloads
+// on SIGHUP and whenever the config file's content changes (editors' rename-on-save and the
+// Kubernetes ConfigMap "..data" symlink swap included), exits on SIGTERM leaving the datapath
+// attached (the pins keep it running) unless --detach-on-exit.
+#pragma once
+
+#include <string>
+
+#include "attach.h"
+#include "bpffs.h"
+
+namespace xi
+{
+
+struct ServeOptions {
+    Paths paths;
+    std::string config_path;
+    std::string node;
+    std::string instance; // default: node
+    std::string netns;    // already joined; recorded at attach
+    std::string metrics_addr = "127.0.0.1:9470";
+    XdpModeRequest xdp_mode = XdpModeRequest::Auto;
+    bool detach_on_exit = false;
+    double poll_interval_s = 2.0; // content check even without inotify events
+};
+
+int serve(const ServeOptions &o);
+
+} // namespace xi
