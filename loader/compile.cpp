@@ -75,11 +75,29 @@ uint16_t role_of(const Config &c, const IpAddr &a)
     return role;
 }
 
+// Role of a whole prefix: the identity with the longest prefix containing all of it (identity
+// prefixes inside it are entries of their own).
+uint16_t role_of(const Config &c, const Prefix &q)
+{
+    int best_len = -1;
+    uint16_t role = XI_ROLE_WORLD;
+    for (size_t i = 0; i < c.identities.size(); i++)
+        for (const auto &p : c.identities[i].prefixes)
+            if (p.prefix.contains(q) && p.prefix.len > best_len) {
+                best_len = p.prefix.len;
+                role = static_cast<uint16_t>(i + 1);
+            }
+    return role;
+}
+
 void add_idents(const Config &c, const std::vector<std::string> &node_slots, GenContent &g)
 {
-    std::map<std::pair<uint32_t, std::array<uint8_t, 16>>, xi_ident> entries;
+    using Key = std::pair<uint32_t, std::array<uint8_t, 16>>;
+    std::map<Key, xi_ident> entries;
+    std::map<Key, Prefix> prefix_of;
     auto put = [&](const Prefix &p, uint16_t role, uint16_t flags, uint16_t node) {
         auto key = std::make_pair(static_cast<uint32_t>(p.mapped_len()), p.addr.bytes);
+        prefix_of.emplace(key, p);
         auto [it, fresh] = entries.try_emplace(key, xi_ident{role, flags, node, 0});
         if (!fresh) {
             it->second.flags |= flags;
@@ -111,7 +129,7 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     for (const auto &p : c.metadata_extra)
         metadata.push_back(p.prefix);
     for (const auto &p : metadata) {
-        uint16_t role = role_of(c, p.addr);
+        uint16_t role = role_of(c, p);
         put(p, role, XI_IDENT_F_METADATA | role_flags(role), XI_NODE_NONE);
     }
 
@@ -126,6 +144,12 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
             put(Prefix{*a, a->v4 ? 32 : 128}, role, flags | role_flags(role), slot);
         }
     }
+    // The longest prefix wins the lookup: an identity or node prefix inside a metadata prefix
+    // must carry the metadata flag too, or it would take its addresses out of the deny list.
+    for (auto &[k, v] : entries)
+        for (const auto &m : metadata)
+            if (m.contains(prefix_of.at(k)))
+                v.flags |= XI_IDENT_F_METADATA;
     for (const auto &[k, v] : entries) {
         xi_ident_key key{};
         key.prefixlen = k.first;

@@ -254,6 +254,10 @@ void compile_rules(const Config &c, const std::vector<std::string> &prev_slots,
             if (cell.lo == 0 && cell.hi == 65535) {
                 key.prefixlen = XI_RULE_PREFIX_PROTO;
                 entries.emplace_back(key, val);
+                if (cell.proto == IPPROTO_ICMP) { // ICMPv6 carries its own protocol number
+                    key.proto = IPPROTO_ICMPV6;
+                    entries.emplace_back(key, val);
+                }
                 continue;
             }
             for (auto [port, bits] : port_range_prefixes(cell.lo, cell.hi)) {

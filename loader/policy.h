@@ -5,7 +5,8 @@
 // packet's protocol and port decides. Within one pair, for each protocol and port the winner is
 // the rule with a specific protocol over `any`, then the fewest ports, then deny over allow,
 // then the earlier rule in the file. The compiler resolves this into disjoint port ranges, so
-// the trie's longest-prefix match returns exactly the winner.
+// the trie's longest-prefix match returns exactly the winner. Protocol `icmp` is ICMP of the
+// packet's family: ICMPv4, and ICMPv6 in IPv6 (entries for both protocol numbers).
 #pragma once
 
 #include <string>

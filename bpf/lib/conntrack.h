@@ -154,12 +154,22 @@ static __always_inline int xi_ct_lookup(const struct xi_gen_config *cfg, const s
     return XI_CT_ALLOW;
 }
 
-/* ICMP error about a tracked connection? (The embedded packet is one of its packets.) */
+static __always_inline int xi_addr_eq(const struct xi_addr *a, const struct xi_addr *b)
+{
+    return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
+}
+
+/*
+ * ICMP error about a tracked connection? The embedded packet is one of its packets and the
+ * error goes back to that packet's sender (as nf_conntrack requires too): an error quoting a
+ * tracked tuple but sent anywhere else relates to nothing, so a reply-only role cannot use it
+ * to reach a third party.
+ */
 static __always_inline int xi_ct_related(const struct xi_pkt *p)
 {
     struct xi_ct_key k;
 
-    if (!(p->flags & XI_PKT_F_ICMP_ERR))
+    if (!(p->flags & XI_PKT_F_ICMP_ERR) || !xi_addr_eq(&p->dst, &p->in_src))
         return 0;
     xi_ct_key_of(&k, &p->in_src, &p->in_dst, p->in_sport, p->in_dport, p->in_proto);
     return bpf_map_lookup_elem(&xi_ct, &k) != NULL;

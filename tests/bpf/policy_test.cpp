@@ -249,6 +249,32 @@ TEST_F(Policy, IcmpErrorsOfTrackedConnectionsAlwaysPass)
     EXPECT_EQ(out(ptb.inner(q6, 48).build()), XI_R_ALLOW_ICMP_RELATED);
 }
 
+TEST_F(Policy, IcmpErrorsSentElsewhereRelateToNothing)
+{
+    // Found by the nftables differential test: an error about a tracked connection is related
+    // only on its way back to the quoted packet's sender, else a reply-only role could send
+    // errors quoting a tracked tuple to anyone.
+    EXPECT_EQ(in(tcp(kEdge, kApp, 40851, 8080).syn().build()), XI_R_ALLOW_RULE);
+    auto quoted = Packet().ipv4(kEdge, kApp).tcp(40851, 8080).ack(1);
+    auto to_db = Packet().eth().ipv4(kApp, kDb).icmp4_frag_needed(1300).inner(quoted, 28);
+    EXPECT_EQ(out(to_db.build()), XI_R_DROP_REPLY_ONLY);
+    auto to_world = Packet().eth().ipv4(kApp, kWorld).icmp4_unreach(3).inner(quoted, 28);
+    EXPECT_EQ(out(to_world.build()), XI_R_DROP_REPLY_ONLY);
+    auto back = Packet().eth().ipv4(kApp, kEdge).icmp4_frag_needed(1300).inner(quoted, 28);
+    EXPECT_EQ(out(back.build()), XI_R_ALLOW_ICMP_RELATED);
+}
+
+TEST_F(Policy, IcmpRulesCoverIcmpv6)
+{
+    // Found by the nftables differential test: `protocol: icmp` (the ping rule) is ICMP of the
+    // packet's family, so IPv6 ping is allowed and its reply tracked like IPv4's.
+    auto req = Packet().eth().ipv6("fd00:200::1", "fd00:201::1").icmp6_echo_request(91, 1);
+    EXPECT_EQ(in(req.build()), XI_R_ALLOW_RULE);
+    auto rep = Packet().eth().ipv6("fd00:201::1", "fd00:200::1").icmp6_echo_reply(91, 1);
+    EXPECT_EQ(out(rep.build()), XI_R_ALLOW_TRACKED);
+    EXPECT_GE(rule_counter("ping").first, 1u);
+}
+
 TEST_F(Policy, FragmentsCannotHidePorts)
 {
     // Allowed first fragment: the later fragments of the datagram follow it.
@@ -311,11 +337,11 @@ TEST_F(Policy, NeighbourDiscoveryOnTheLinkIsAllowed)
 {
     auto ns = Packet().eth().ipv6("fe80::1", "ff02::1:ff00:1").ttl(255).icmp6(135, 0).payload(20);
     EXPECT_EQ(in(ns.build()), XI_R_ALLOW_NDP);
-    // A routed "NDP" packet (hop limit < 255) is just ICMPv6: the ping rule decides... it allows
-    // any ICMP, so use an echo from the world to see the default at work instead.
+    // A routed "NDP" packet (hop limit < 255) is just ICMPv6: the rules decide, here the ping
+    // rule (icmp covers ICMPv6), not the link-control exception.
     auto routed =
         Packet().eth().ipv6("2001:db8::1", "fd00:201::1").ttl(64).icmp6(135, 0).payload(20);
-    EXPECT_EQ(in(routed.build()), XI_R_DROP_DEFAULT);
+    EXPECT_EQ(in(routed.build()), XI_R_ALLOW_RULE);
 }
 
 TEST_F(Policy, MssIsClampedOnTheMeshNeverRaised)

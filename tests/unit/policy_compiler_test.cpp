@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <random>
 
+#include "compile.h"
 #include "config.h"
 #include "policy.h"
 
@@ -63,7 +64,9 @@ int reference(const Config &c, uint16_t src, uint16_t dst, int proto, uint16_t p
         for (const auto &r : c.rules) {
             if (role_id(c, r.from) != s || role_id(c, r.to) != d)
                 continue;
-            if (r.proto >= 0 && r.proto != proto)
+            // icmp is ICMP of the packet's family: ICMPv6 too.
+            if (r.proto >= 0 && r.proto != proto &&
+                !(r.proto == IPPROTO_ICMP && proto == IPPROTO_ICMPV6))
                 continue;
             bool ported = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
             if (!r.ports.empty() &&
@@ -169,7 +172,8 @@ TEST(PolicyCompiler, EntriesImplementTheDocumentedPrecedence)
         compile_rules(c, {}, entries, slots);
         for (int i = 0; i < 400; i++) {
             uint16_t s = rng() % 4, d = rng() % 4; // roles 0 (world) .. 3
-            int proto = std::vector<int>{IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47}[rng() % 4];
+            int proto = std::vector<int>{IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6,
+                                         47}[rng() % 5];
             uint16_t port = rng() % 260;
             ASSERT_EQ(compiled(entries, s, d, proto, port), reference(c, s, d, proto, port))
                 << "round " << round << " src " << s << " dst " << d << " proto " << proto
@@ -197,6 +201,85 @@ default:
 rules:
 )" + rules;
     return parse_config(text, "p.yaml").errors;
+}
+
+TEST(PolicyCompiler, IcmpRulesCoverIcmpv6)
+{
+    // Found by the nftables differential test: `protocol: icmp` had no entry for ICMPv6, so no
+    // rule could allow IPv6 ping short of `any`.
+    auto res = parse_config(R"(version: 1
+fleet:
+  hash_seed: 1
+nodes:
+  - name: n1
+    mesh_ipv4: 10.0.0.1
+identities:
+  a: [10.0.0.0/24, "fd00::/64"]
+  b: [10.1.0.0/24]
+rules:
+  - {name: ping, from: a, to: any, protocol: icmp, action: allow}
+  - {name: no-ping, from: any, to: b, protocol: icmp, action: deny}
+default:
+  ingress: deny
+  egress: allow
+)",
+                            "i.yaml");
+    ASSERT_TRUE(res.errors.empty()) << res.errors[0].str();
+    std::vector<std::pair<xi_rule_key, xi_rule>> entries;
+    std::vector<std::string> slots;
+    compile_rules(*res.config, {}, entries, slots);
+    for (int proto : {int(IPPROTO_ICMP), int(IPPROTO_ICMPV6)}) {
+        EXPECT_EQ(compiled(entries, 1, 0, proto, 0), 1) << proto;
+        EXPECT_EQ(compiled(entries, 0, 2, proto, 0), 2) << proto;
+        EXPECT_EQ(compiled(entries, 0, 1, proto, 0), 0) << proto;
+    }
+    EXPECT_EQ(compiled(entries, 1, 0, IPPROTO_TCP, 0), 0);
+}
+
+TEST(PolicyCompiler, IdentitiesInsideAMetadataPrefixStayDenied)
+{
+    // Found by the nftables differential test: an identity prefix longer than a metadata prefix
+    // wins the LPM lookup, so it must carry the metadata flag itself; and the metadata entry's
+    // own role is that of an identity containing all of it, not of its first address.
+    auto res = parse_config(R"(version: 1
+fleet:
+  hash_seed: 1
+nodes:
+  - name: n1
+    mesh_ipv4: 10.0.0.1
+identities:
+  a: [10.0.0.0/24]
+  lab: [198.18.0.0/30]
+  tests: [198.18.0.0/15]
+default:
+  ingress: deny
+  egress: allow
+metadata_extra: [198.18.0.0/28]
+)",
+                            "m.yaml");
+    ASSERT_TRUE(res.errors.empty()) << res.errors[0].str();
+    CompileInput in;
+    in.config = &*res.config;
+    in.node = "n1";
+    auto g = compile_generation(in);
+    auto find = [&](const char *text) -> const xi_ident * {
+        std::string err;
+        auto p = Prefix::parse(text, &err);
+        for (const auto &[k, v] : g.idents)
+            if (k.prefixlen == uint32_t(p->mapped_len()) &&
+                std::memcmp(&k.addr, p->addr.bytes.data(), 16) == 0)
+                return &v;
+        return nullptr;
+    };
+    const xi_ident *lab = find("198.18.0.0/30"), *meta = find("198.18.0.0/28");
+    ASSERT_TRUE(lab && meta);
+    EXPECT_EQ(lab->role, role_id(*res.config, "lab"));
+    EXPECT_TRUE(lab->flags & XI_IDENT_F_METADATA);
+    EXPECT_EQ(meta->role, role_id(*res.config, "tests"));
+    EXPECT_TRUE(meta->flags & XI_IDENT_F_METADATA);
+    const xi_ident *tests = find("198.18.0.0/15");
+    ASSERT_TRUE(tests);
+    EXPECT_FALSE(tests->flags & XI_IDENT_F_METADATA);
 }
 
 TEST(PolicyCompiler, OppositeActionsOnTheSameMatchAreAConflict)
