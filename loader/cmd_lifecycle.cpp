@@ -167,7 +167,12 @@ void add_status_command(CLI::App &app, Globals &g, Runner &run)
                 if (!path_exists(g.paths.instance(inst)))
                     throw Error("no instance '" + inst + "' under " + g.paths.root(), ENOENT,
                                 "see `xdp-ingress status` for the attached ones");
-                all.push_back(instance_status(g.paths, inst));
+                try {
+                    all.push_back(instance_status(g.paths, inst));
+                } catch (const std::exception &e) {
+                    // One broken instance must not hide the others.
+                    all.push_back({{"instance", inst}, {"state", "error"}, {"error", e.what()}});
+                }
             }
             if (g.json)
                 print_json(g, o->instance.empty() ? all : all[0]);

@@ -51,13 +51,14 @@ HealthReport check_health(const Paths &p, const std::string &instance)
         return r;
     }
     try {
-        auto s = instance_status(p, instance);
-        for (const auto &a : s["attachments"])
+        for (const auto &att : st->attachments) {
+            auto a = attachment_status(dir, att);
             check("attached " + a["program"].get<std::string>() + "@" +
                       a["interface"].get<std::string>(),
                   a["attached"].get<bool>(),
                   a["program"].get<std::string>() + " on " + a["interface"].get<std::string>() +
                       (a["attached"].get<bool>() ? " is attached" : " is NOT attached"));
+        }
         auto maps = GenMaps::open_pinned(dir);
         auto active = read_active(maps);
         check("generation", active.generation > 0,

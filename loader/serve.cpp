@@ -3,6 +3,7 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 #include <csignal>
+#include <pthread.h>
 #include <cstring>
 #include <fstream>
 #include <poll.h>
@@ -67,6 +68,12 @@ class Agent
 public:
     explicit Agent(const ServeOptions &o) : o_(o), inst_(o.instance.empty() ? o.node : o.instance)
     {
+        // Blocked before any thread exists (the HTTP server's threads inherit the mask), so
+        // SIGHUP/SIGTERM reach the signalfd instead of killing the process.
+        sigemptyset(&signals_);
+        for (int s : {SIGHUP, SIGTERM, SIGINT})
+            sigaddset(&signals_, s);
+        pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
     }
 
     int run()
@@ -153,12 +160,7 @@ private:
 
     int loop()
     {
-        sigset_t set;
-        sigemptyset(&set);
-        for (int s : {SIGHUP, SIGTERM, SIGINT})
-            sigaddset(&set, s);
-        sigprocmask(SIG_BLOCK, &set, nullptr);
-        int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        int sfd = signalfd(-1, &signals_, SFD_CLOEXEC);
         // The directory, not the file: rename-on-save replaces the file's inode, and a
         // ConfigMap update swaps the "..data" symlink next to it.
         int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -220,6 +222,7 @@ private:
     }
 
     ServeOptions o_;
+    sigset_t signals_;
     std::string inst_;
     std::string applied_, rejected_;
     std::unique_ptr<prometheus::Exposer> exposer_;

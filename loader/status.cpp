@@ -48,8 +48,10 @@ const HookInfo *hook_info(uint32_t n)
     return nullptr;
 }
 
+} // namespace
+
 // Ask the kernel, not our record: is the program still attached, and which one?
-nlohmann::json check_attachment(const std::string &dir, const Attachment &a)
+nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
 {
     nlohmann::json j;
     const HookInfo *h = hook_info(a.hook);
@@ -90,8 +92,6 @@ nlohmann::json check_attachment(const std::string &dir, const Attachment &a)
     return j;
 }
 
-} // namespace
-
 nlohmann::json instance_status(const Paths &p, const std::string &instance)
 {
     std::string dir = p.instance(instance);
@@ -114,7 +114,7 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
     j["attachments"] = nlohmann::json::array();
     bool all_live = true;
     for (const auto &a : st->attachments) {
-        auto aj = check_attachment(dir, a);
+        auto aj = attachment_status(dir, a);
         all_live = all_live && aj["attached"].get<bool>();
         j["attachments"].push_back(aj);
     }
@@ -176,6 +176,10 @@ std::string render_status(const nlohmann::json &instances)
     for (const auto &j : instances) {
         out << "instance " << j["instance"].get<std::string>() << ": "
             << j["state"].get<std::string>() << "\n";
+        if (j["state"] == "error") {
+            out << "  " << j["error"].get<std::string>() << "\n";
+            continue;
+        }
         if (j["state"] == "incomplete") {
             out << "  pins in " << j["pin_dir"].get<std::string>()
                 << " but no state: run `xdp-ingress detach --instance "

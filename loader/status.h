@@ -11,6 +11,9 @@
 namespace xi
 {
 
+struct Attachment;
+// One attachment as the kernel sees it now: {interface, hook, program, program_id, attached, ...}
+nlohmann::json attachment_status(const std::string &dir, const Attachment &a);
 nlohmann::json instance_status(const Paths &p, const std::string &instance);
 std::string render_status(const nlohmann::json &instances);
 
