@@ -55,7 +55,7 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run)
                         std::cout << event_line(j) << std::endl;
                     return !g_stop;
                 },
-                o->count, timeout);
+                o->count, timeout, [] { return g_stop != 0; });
             close(fd);
             return 0;
         };

@@ -116,7 +116,7 @@ std::string event_line(const nlohmann::json &e)
 }
 
 size_t poll_events(int ringbuf_fd, const std::function<bool(const xi_event &)> &fn, size_t count,
-                   int timeout_ms)
+                   int timeout_ms, const std::function<bool()> &stop)
 {
     PollCtx ctx;
     ctx.fn = &fn;
@@ -125,7 +125,7 @@ size_t poll_events(int ringbuf_fd, const std::function<bool(const xi_event &)> &
     if (!rb)
         throw Error("cannot open the event ring buffer", errno);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!ctx.stop) {
+    while (!ctx.stop && !(stop && stop())) {
         int wait = 200;
         if (timeout_ms >= 0) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

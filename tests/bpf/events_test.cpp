@@ -1,4 +1,5 @@
 // Deny events: what the ring buffer carries, and the per-CPU token bucket that limits it.
+#include <chrono>
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -102,6 +103,22 @@ TEST_F(Events, TokenBucketLimitsTheEventRateInTheKernel)
     for (int i = 0; i < 20; i++)
         fx.run_tc(Prog::MeshIngress, pkt);
     EXPECT_TRUE(drain(fx).empty());
+}
+
+TEST_F(Events, PollingEndsWhenAskedToStopWithoutAnyEvent)
+{
+    // `monitor` on a quiet instance must still end on SIGINT/SIGTERM: the stop predicate is
+    // asked while no event arrives, not only when one does.
+    DatapathFixture fx(kPolicyConfig, "app-1");
+    drain(fx);
+    int asked = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    auto seen = poll_events(
+        fx.map_fd("xi_events"), [](const xi_event &) { return true; }, 0, 10000,
+        [&] { return ++asked > 2; });
+    EXPECT_EQ(seen, 0u);
+    EXPECT_EQ(asked, 3);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
 } // namespace

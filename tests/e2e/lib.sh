@@ -126,3 +126,53 @@ counter() {
 j=json.load(sys.stdin)
 print(sum(c["packets"] for c in j["counters"] if c["hook"]==sys.argv[1] and c["reason"]==sys.argv[2]))' "$2" "$3"
 }
+
+# bg_run NAME CMD...: run CMD in the background (wrap it in `ip netns exec NS` to place it),
+# output in $XI_TMP/NAME.log. The pid goes to the cleanup list, and to $XI_TMP/NAME.pid for
+# bg_stop. CMD must be a program, not a shell function: the recorded pid must be the process
+# itself (`ip netns exec` execs its command, so the pid stays the same).
+bg_run() {
+    local name=$1
+    shift
+    "$@" >"$XI_TMP/$name.log" 2>&1 &
+    echo $! >>"$XI_TMP/pids"
+    echo $! >"$XI_TMP/$name.pid"
+}
+
+# bg_stop NAME: SIGTERM a process started by bg_run and wait (at most 3 s) until it is gone,
+# so its output is complete. Returns 1 if it ignored SIGTERM and had to be killed.
+bg_stop() {
+    local pid
+    pid=$(cat "$XI_TMP/$1.pid")
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    return 1
+}
+
+# wait_log NAME REGEX SECONDS: wait (bounded) until the output of bg_run NAME matches REGEX.
+wait_log() {
+    for _ in $(seq $(($3 * 10))); do
+        grep -qE "$2" "$XI_TMP/$1.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "$1 did not print '$2' within $3 s: $(tail -n 5 "$XI_TMP/$1.log" 2>/dev/null)"
+}
+
+# star_underlay SWITCH NODE=ADDR/LEN...: an L2 underlay: a bridge in namespace SWITCH and one
+# veth per NODE (eth0 in NODE, with ADDR), so that every node reaches every other directly.
+star_underlay() {
+    local sw=$1 spec node
+    shift
+    ip -n "$(ns "$sw")" link add br0 type bridge
+    ip -n "$(ns "$sw")" link set br0 up
+    for spec in "$@"; do
+        node=${spec%%=*}
+        veth "$node" eth0 "$sw" "p-$node"
+        ip -n "$(ns "$sw")" link set "p-$node" master br0
+        ip -n "$(ns "$node")" addr add "${spec#*=}" dev eth0
+    done
+}
