@@ -49,8 +49,7 @@
     X(71, DROP_METADATA, "metadata", "cloud metadata service address")                             \
     X(72, DROP_RULE, "deny_rule", "denied by a rule")                                              \
     X(73, DROP_DEFAULT, "deny_default", "denied by the default action")                            \
-    X(74, DROP_REPLY_ONLY, "reply_only",                                                           \
-      "reply-only role sending outside a tracked connection, and no rule naming it allows it")     \
+    X(74, DROP_REPLY_ONLY, "reply_only", "reply-only role sending outside a tracked connection")   \
     X(75, DROP_FRAG_UNTRACKED, "fragment_untracked",                                               \
       "non-first fragment whose first fragment was not seen or not allowed")                       \
     X(76, DROP_FRAG_TINY, "fragment_tiny", "first fragment too short to hold the L4 header")       \

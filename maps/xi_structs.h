@@ -122,7 +122,7 @@ XI_SIZE_ASSERT(struct xi_ident_key, 20);
 #define XI_IDENT_F_METADATA 0x0001   /* a cloud metadata service address */
 #define XI_IDENT_F_NODE 0x0002       /* the mesh address of a fleet node (node field valid) */
 #define XI_IDENT_F_EDGE 0x0004       /* ... of an edge: may send steering traffic */
-#define XI_IDENT_F_REPLY_ONLY 0x0008 /* answers; opens only what a rule naming it allows */
+#define XI_IDENT_F_REPLY_ONLY 0x0008 /* the role may only answer connections opened to it */
 struct xi_ident {
     __u16 role;
     __u16 flags; /* XI_IDENT_F_* */

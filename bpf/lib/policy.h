@@ -4,8 +4,6 @@
  *   metadata services -> link control (NDP/MLD) -> later fragments follow their first ->
  *   ICMP errors of tracked connections -> connection table -> reply-only roles ->
  *   rules (most specific role pair first) -> default of the direction.
- * A reply-only role opens only what an allow rule naming it as the source allows (e.g.
- * backends -> databases): never by default, never through a rule `from: any`.
  * Every lookup is a hash or LPM probe: the cost does not grow with the number of rules.
  */
 #ifndef XI_BPF_POLICY_H
@@ -28,12 +26,9 @@ struct xi_verdict {
     __u16 dst_role;
 };
 
-/*
- * Up to four probes, most specific role pair first; the trie picks the most specific port.
- * any_src: also the rules `from: any` (the last two probes).
- */
+/* Up to four probes, most specific role pair first; the trie picks the most specific port. */
 static __always_inline struct xi_rule *xi_rule_match(__u32 gen_slot, __u16 src, __u16 dst,
-                                                     const struct xi_pkt *p, int any_src)
+                                                     const struct xi_pkt *p)
 {
     void *rules = bpf_map_lookup_elem(&xi_rules, &gen_slot);
     struct xi_rule_key k = {.prefixlen = XI_RULE_PREFIX_FULL};
@@ -51,7 +46,7 @@ static __always_inline struct xi_rule *xi_rule_match(__u32 gen_slot, __u16 src, 
         return r;
     k.dst_role = XI_ROLE_ANY;
     r = bpf_map_lookup_elem(rules, &k);
-    if (r || !any_src)
+    if (r)
         return r;
     k.src_role = XI_ROLE_ANY;
     k.dst_role = dst;
@@ -117,11 +112,11 @@ static __always_inline void xi_policy_decide(const struct xi_gen *g, const struc
             goto out;
         }
     }
-    rule = xi_rule_match(g->slot, v->src_role, v->dst_role, p, !(sflags & XI_IDENT_F_REPLY_ONLY));
-    if ((sflags & XI_IDENT_F_REPLY_ONLY) && !(rule && rule->action == XI_ACT_ALLOW)) {
+    if (sflags & XI_IDENT_F_REPLY_ONLY) {
         xi_set(v, 0, XI_R_DROP_REPLY_ONLY);
         goto out;
     }
+    rule = xi_rule_match(g->slot, v->src_role, v->dst_role, p);
     if (rule) {
         v->rule_slot = rule->slot;
         if (rule->action == XI_ACT_ALLOW)
