@@ -181,6 +181,14 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
                               "duplicate rule name '" + r.name + "' (first at line " +
                                   std::to_string(it->second.line) + ")"});
     }
+    // A reply-only role opens nothing, whatever a rule says: such a rule would be dead config
+    // that reads as if it allowed something.
+    for (const auto &r : c.rules)
+        if (std::find(c.reply_only.begin(), c.reply_only.end(), r.from) != c.reply_only.end())
+            errors.push_back({c.path, r.pos,
+                              "rule '" + r.name + "' never applies: '" + r.from +
+                                  "' is reply_only, it may only answer connections opened "
+                                  "towards it"});
     if (c.rules.size() > XI_MAX_RULE_SLOTS)
         errors.push_back({c.path,
                           {},

@@ -9,7 +9,7 @@
 # metadata addresses 169.254.169.254 and fd00:ec2::254 (on its lo): the edge routes them into
 # wg0 and its peer entry for the db allows them, so only the policy stands in the way.
 #
-# Policy: edges -> backends tcp 8080 (LB) and 9090 (health); backends -> databases tcp 5432;
+# Policy: edges -> backends tcp 8080 (LB) and 9090 (health);
 # edges -> any tcp 22 denied by a rule; default ingress deny, egress allow; backends and
 # databases reply-only; metadata block on.
 #
@@ -18,11 +18,10 @@
 #   - edge -> app1:8080, app1:9090, app2:8080 (and app1:8080 over IPv6) are answered with
 #     64 KB: the reply-only backends' answers pass as tracked connections, in full-size
 #     segments that fit wg0;
-#   - app1 -> db:5432 is answered (an allow rule naming backends; the reply-only db answers);
 #   - dropped: edge -> db:5432 (default, at the db's mesh ingress), edge -> app1:22 (rule
 #     no-ssh-from-edges, at the edge's mesh egress), edge -> 169.254.169.254:80 and
 #     [fd00:ec2::254]:80 (metadata, at the edge's mesh egress, although the db answers there
-#     locally), app1 -> app2:8080/9090 and [app2]:8080 (reply_only, at app1's own egress);
+#     locally), app1 -> app2:8080/9090, [app2]:8080 and db:5432 (reply_only, at app1's own egress);
 #   - `monitor --json`, running meanwhile, reports each drop with tuple, hook, reason, roles,
 #     rule; it ends on SIGTERM; status counters agree; the allowing rules' counters grew;
 #   - a SYN crossing wg0 arrives with MSS <= MTU-40 (IPv4) / MTU-60 (IPv6) although its sender
@@ -84,12 +83,6 @@ rules:
     to: backends
     protocol: tcp
     ports: [9090]
-    action: allow
-  - name: backends-to-databases
-    from: backends
-    to: databases
-    protocol: tcp
-    ports: [5432]
     action: allow
   - name: no-ssh-from-edges
     from: edges
@@ -332,13 +325,12 @@ main() {
     pass "WireGuard handshakes complete ($(elapsed) s since start)"
     start_monitors
 
-    say "allowed: edges -> backends (LB, health), backends -> databases"
+    say "allowed: edges -> backends (LB, health)"
     for n in "${NODES[@]}"; do snapshot "$n" before; done
     expect_mss_clamped 4 "${MESH[app1]}" $((MTU - 40))
     expect_mss_clamped 6 "${MESH6[app1]}" $((MTU - 60))
     expect_answer edge "${MESH[app1]}" 9090 app1 "edge -> app1:9090 (health check)"
     expect_answer edge "${MESH[app2]}" 8080 app2 "edge -> app2:8080 (LB port)"
-    expect_answer app1 "${MESH[db]}" 5432 db "app1 -> db:5432 (rule backends-to-databases)"
 
     say "denied: each attempt must be dropped on the way"
     local a
@@ -353,6 +345,7 @@ main() {
     drop_start peer1 app1 "${MESH[app2]}" 8080 40005
     drop_start peer2 app1 "${MESH[app2]}" 9090 40006
     drop_start peer6 app1 "${MESH6[app2]}" 8080 40007
+    drop_start app1db app1 "${MESH[db]}" 5432 40008
     drop_wait
     drop_check db "edge -> db:5432 (no rule: default ingress deny)"
     drop_check ssh "edge -> app1:22 (rule no-ssh-from-edges)"
@@ -361,6 +354,7 @@ main() {
     drop_check peer1 "app1 -> app2:8080 (backends are reply-only)"
     drop_check peer2 "app1 -> app2:9090 (backends are reply-only)"
     drop_check peer6 "app1 -> [app2]:8080 (backends are reply-only)"
+    drop_check app1db "app1 -> db:5432 (backends are reply-only: they open nothing)"
 
     say "monitor: every drop with its tuple, hook, reason, roles"
     expect_events <<EOF || fail "monitor events missing"
@@ -371,6 +365,7 @@ edge verdict=deny hook=mesh/tc/egress reason=metadata proto=tcp src=${MESH6[edge
 app1 verdict=deny hook=mesh/tc/egress reason=reply_only proto=tcp src=${MESH[app1]} sport=40005 dst=${MESH[app2]} dport=8080 src_role=backends dst_role=backends
 app1 verdict=deny hook=mesh/tc/egress reason=reply_only proto=tcp src=${MESH[app1]} sport=40006 dst=${MESH[app2]} dport=9090 src_role=backends dst_role=backends
 app1 verdict=deny hook=mesh/tc/egress reason=reply_only proto=tcp src=${MESH6[app1]} sport=40007 dst=${MESH6[app2]} dport=8080 src_role=backends dst_role=backends
+app1 verdict=deny hook=mesh/tc/egress reason=reply_only proto=tcp src=${MESH[app1]} sport=40008 dst=${MESH[db]} dport=5432 src_role=backends dst_role=databases
 EOF
     stop_monitors
     pass "monitors ended on SIGTERM"
@@ -384,16 +379,13 @@ edge mesh/tc/egress deny_rule >= 1
 app1 mesh/tc/ingress deny_rule == 0    # the ssh attempt never left the edge
 edge mesh/tc/egress allow_default >= 1 # edge -> db:5432 left the edge (egress allow)...
 db mesh/tc/ingress deny_default >= 1   # ...and the db's ingress default dropped it
-app1 mesh/tc/egress reply_only >= 3
+app1 mesh/tc/egress reply_only >= 4
 app2 mesh/tc/ingress reply_only == 0   # stopped at app1's own egress
 app2 mesh/tc/ingress allow_rule >= 1
 app2 mesh/tc/egress allow_tracked >= 1 # the reply-only backend answered
-db mesh/tc/egress allow_tracked >= 1   # the reply-only db answered
 edge mesh/tc/egress mss_clamped >= 2
 edge rule edges-to-backends-lb grew>= 3
 edge rule edges-health-checks grew>= 1
-app1 rule backends-to-databases grew>= 1
-db rule backends-to-databases grew>= 1
 edge rule no-ssh-from-edges grew>= 1
 EOF
 

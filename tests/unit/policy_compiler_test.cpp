@@ -325,6 +325,17 @@ TEST(PolicyCompiler, DuplicateNamesAndUnknownRoles)
               "p.yaml:16:5: rule refers to unknown role 'nobody' (an identity, world or any)");
 }
 
+TEST(PolicyCompiler, RulesFromReplyOnlyRolesAreRejected)
+{
+    auto e =
+        errors_of(R"(  - {name: b-out, from: b, to: a, protocol: tcp, ports: [80], action: allow}
+reply_only: [b]
+)");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_EQ(e[0].str(), "p.yaml:14:5: rule 'b-out' never applies: 'b' is reply_only, it may "
+                          "only answer connections opened towards it");
+}
+
 TEST(PolicyCompiler, RuleSlotsAreStableAcrossReloads)
 {
     auto e = errors_of("");
