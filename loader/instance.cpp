@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -90,9 +91,16 @@ Resolved resolve(const AttachOptions &o)
         throw ConfigErrors(res.errors);
     Resolved r{std::move(*res.config)};
     r.self = r.config.find_node(o.node);
-    if (!r.self)
-        throw Error("node '" + o.node + "' is not in " + o.config_path, 0,
-                    "pass --node NAME with one of the nodes the config lists");
+    if (!r.self) {
+        // A config error like the others (file:line:col, JSON errors list): the node list is
+        // where the node is missing, and naming the nodes shows what --node can be.
+        std::string names;
+        for (const auto &n : r.config.nodes)
+            names += (names.empty() ? "" : ", ") + n.name;
+        throw ConfigErrors({{r.config.path, r.config.nodes_pos,
+                             "node '" + o.node + "' is not in the config (nodes: " + names +
+                                 "): pass --node NAME with one of them"}});
+    }
     auto need_if = [&](const std::string &ifname, const char *role) {
         uint32_t idx = interface_index(ifname);
         if (!idx)
@@ -213,7 +221,9 @@ AttachReport attach_instance(const AttachOptions &o)
     st.instance = instance;
     st.node = o.node;
     st.netns = o.netns;
-    st.config_path = r.config.path;
+    // Absolute, so status and reload from another working directory find the same file; not
+    // canonical, so a ConfigMap's symlink swap is still followed.
+    st.config_path = std::filesystem::absolute(r.config.path).lexically_normal().string();
     st.config_sha256 = r.config.sha256;
     st.attached_at = now_s();
 
@@ -285,7 +295,7 @@ AttachReport attach_instance(const AttachOptions &o)
     return rep;
 }
 
-DetachReport detach_instance(const Paths &p, const std::string &instance)
+DetachReport detach_instance(const Paths &p, const std::string &instance, bool tc_filters_reachable)
 {
     PinLock lock(p);
     DetachReport rep;
@@ -297,10 +307,13 @@ DetachReport detach_instance(const Paths &p, const std::string &instance)
     if (st) {
         // XDP first: it stops marking packets before the TC programs that handle marks go.
         for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
+            if (it->method == AttachMethod::Clsact && !tc_filters_reachable)
+                continue; // by ifindex in a namespace that no longer exists: gone with it
             detach(dir, *it);
             rep.removed.push_back(it->prog_name + "@" + it->ifname + " " + hook_label(it->hook));
         }
-        drop_created_qdiscs(st->attachments);
+        if (tc_filters_reachable)
+            drop_created_qdiscs(st->attachments);
     }
     remove_pins(dir, nullptr);
     return rep;

@@ -10,11 +10,21 @@
 namespace xi
 {
 
+static std::string netns_path(const std::string &name)
+{
+    return name.find('/') == std::string::npos ? "/var/run/netns/" + name : name;
+}
+
+bool netns_exists(const std::string &name)
+{
+    return access(netns_path(name).c_str(), R_OK) == 0;
+}
+
 void join_netns(const std::string &name)
 {
     if (name.empty())
         return;
-    std::string path = name.find('/') == std::string::npos ? "/var/run/netns/" + name : name;
+    std::string path = netns_path(name);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throw Error("cannot open network namespace '" + name + "' (" + path + ")", errno,
