@@ -4,17 +4,22 @@
 #   network namespaces   ${XI_PFX}<name>        (ns_add)
 #   wireguard-go         pids in $XI_TMP/pids   (wg_up)
 #   xdp-ingress          instances in $XI_TMP/instances (xi_attach)
+#   private bpffs mounts $XI_TMP/mounts         (bpffs_private)
 # Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN.
 set -euo pipefail
 
 XI_BIN=${XI_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/loader/xdp-ingress}
 XI_PFX=${XI_PFX:-xi$$-}
+# The distribution's python3 for the JSON and syscall helpers: a version-manager shim in PATH
+# (pyenv) costs ~0.7 s a call, which adds up over a test's hundred calls on a busy machine.
+XI_PY=${XI_PY:-$(if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi)}
 XI_TMP=$(mktemp -d /tmp/xi-e2e.XXXXXX)
 : >"$XI_TMP/pids"
 : >"$XI_TMP/netns"
 : >"$XI_TMP/instances"
+: >"$XI_TMP/mounts"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m (at %d s)\n' "$*" "$SECONDS"; }
 pass() { printf '  ok   %s\n' "$*"; }
 fail() {
     printf '  FAIL %s\n' "$*" >&2
@@ -35,7 +40,7 @@ xi_cleanup() {
     local rc=$?
     set +e
     while read -r inst; do
-        [ -n "$inst" ] && "$XI_BIN" detach --instance "$inst" >/dev/null 2>&1
+        [ -n "$inst" ] && timeout 30 "$XI_BIN" detach --instance "$inst" >/dev/null 2>&1
     done <"$XI_TMP/instances"
     while read -r pid; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null
@@ -49,6 +54,7 @@ xi_cleanup() {
     done
     while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; done <"$XI_TMP/pids"
     while read -r ns; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done <"$XI_TMP/netns"
+    while read -r m; do [ -n "$m" ] && umount -l "$m" 2>/dev/null; done <"$XI_TMP/mounts"
     rm -rf "$XI_TMP"
     exit $rc
 }
@@ -122,7 +128,143 @@ xi_attach() {
 # counter INSTANCE HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
 counter() {
     "$XI_BIN" status --json --instance "$1" |
-        python3 -c 'import json,sys
+        "$XI_PY" -c 'import json,sys
 j=json.load(sys.stdin)
 print(sum(c["packets"] for c in j["counters"] if c["hook"]==sys.argv[1] and c["reason"]==sys.argv[2]))' "$2" "$3"
+}
+
+# --- Assertions on commands and their output ------------------------------------------------
+
+# xrun CMD...: run CMD bounded (30 s: the loader's lock waits up to 30 s) without stopping the
+# test on failure; stdout in $XI_TMP/out, stderr in $XI_TMP/err, exit code in $RC.
+RC=0
+xrun() {
+    set +e
+    timeout 30 "$@" >"$XI_TMP/out" 2>"$XI_TMP/err"
+    RC=$?
+    set -e
+}
+
+# show_output: what the last xrun printed, for a failure message.
+show_output() {
+    printf '    stdout: %s\n' "$(head -c 2000 "$XI_TMP/out")" >&2
+    printf '    stderr: %s\n' "$(head -c 2000 "$XI_TMP/err")" >&2
+}
+
+# expect_rc N WHAT: the last xrun exited N.
+expect_rc() {
+    if [ "$RC" != "$1" ]; then
+        show_output
+        fail "$2: exit code $RC, expected $1"
+    fi
+    pass "$2 (exit $1)"
+}
+
+# expect_line out|err LINE: the last xrun printed exactly this line (among others).
+expect_line() {
+    if ! grep -qxF -- "$2" "$XI_TMP/$1"; then
+        show_output
+        fail "expected this line on $1: $2"
+    fi
+}
+
+# expect_in out|err TEXT: the last xrun printed TEXT somewhere.
+expect_in() {
+    if ! grep -qF -- "$2" "$XI_TMP/$1"; then
+        show_output
+        fail "expected on $1: $2"
+    fi
+}
+
+# expect_empty out|err: the last xrun printed nothing there.
+expect_empty() {
+    if [ -s "$XI_TMP/$1" ]; then
+        show_output
+        fail "expected nothing on $1"
+    fi
+}
+
+# json_check FILE DESCRIPTION PYTHON_EXPR: the expression, with j = the JSON document in FILE,
+# is true. Prints the document when it is not.
+json_check() {
+    if ! "$XI_PY" -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$1" "$3"; then
+        printf '    json: %s\n' "$(head -c 3000 "$1")" >&2
+        fail "$2"
+    fi
+    pass "$2"
+}
+
+# json_get FILE PYTHON_EXPR: print the expression's value (lists space-separated).
+json_get() {
+    "$XI_PY" -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+v=eval("(" + sys.argv[2] + ")")
+print(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)' "$1" "$2"
+}
+
+# --- Files ------------------------------------------------------------------------------------
+
+# file_edit SRC DST OLD NEW: DST = SRC with the first OLD replaced by NEW (which must occur).
+file_edit() {
+    "$XI_PY" -c 'import sys
+s=open(sys.argv[1]).read()
+if sys.argv[3] not in s: sys.exit("file_edit: %r not in %s" % (sys.argv[3], sys.argv[1]))
+open(sys.argv[2],"w").write(s.replace(sys.argv[3], sys.argv[4], 1))' "$@"
+}
+
+# pos_of FILE TEXT: "LINE:COL" (1-based) of the first occurrence of TEXT, as error messages
+# give positions.
+pos_of() {
+    "$XI_PY" -c 'import sys
+s=open(sys.argv[1]).read(); i=s.find(sys.argv[2])
+if i < 0: sys.exit("pos_of: %r not in %s" % (sys.argv[2], sys.argv[1]))
+print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "$@"
+}
+
+# --- What the kernel has attached -------------------------------------------------------------
+
+# xdp_prog_id NS IFNAME: id of the XDP program on IFNAME in NS, empty if none.
+xdp_prog_id() {
+    ip -n "$(ns "$1")" -j -d link show dev "$2" | "$XI_PY" -c 'import json,sys
+x=json.load(sys.stdin)[0].get("xdp", {})
+print(x.get("prog", {}).get("id", ""))'
+}
+
+# tcx_prog_ids NS IFNAME ingress|egress: ids of the programs tcx runs there (BPF_PROG_QUERY;
+# bpftool 7.1 and tc show nothing of tcx). Per interface, so other tests' programs on this
+# shared machine do not interfere.
+tcx_prog_ids() {
+    ip netns exec "$(ns "$1")" "$XI_PY" -c 'import ctypes, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_BPF, BPF_PROG_QUERY = 321, 16                  # x86_64
+TCX = {"ingress": 46, "egress": 47}                # BPF_TCX_INGRESS/EGRESS, kernel >= 6.6
+ids = (ctypes.c_uint32 * 64)()
+attr = ctypes.create_string_buffer(128)
+struct.pack_into("II", attr, 0, socket.if_nametoindex(sys.argv[1]), TCX[sys.argv[2]])
+struct.pack_into("QI", attr, 16, ctypes.addressof(ids), 64)
+if libc.syscall(SYS_BPF, BPF_PROG_QUERY, attr, 64) != 0:
+    sys.exit("BPF_PROG_QUERY %s: %s" % (sys.argv[1], os.strerror(ctypes.get_errno())))
+n = struct.unpack_from("I", attr, 24)[0]
+print(" ".join(str(ids[i]) for i in range(n)))' "$2" "$3"
+}
+
+# bpf_ids_alive prog|link|map ID...: the ids among ID... the kernel still has.
+bpf_ids_alive() {
+    local kind=$1
+    shift
+    bpftool -j "$kind" show | "$XI_PY" -c 'import json,sys
+have={o["id"] for o in json.load(sys.stdin)}
+print(" ".join(a for a in sys.argv[1:] if int(a) in have))' "$@"
+}
+
+# --- BPF filesystem -------------------------------------------------------------------------
+
+# bpffs_private DIR: mount a fresh, empty bpffs at DIR (unmounted on exit), for tests that must
+# not see the instances other tests on this machine have in /sys/fs/bpf.
+bpffs_private() {
+    mkdir -p "$1"
+    mount -t bpf bpf "$1"
+    echo "$1" >>"$XI_TMP/mounts"
 }
