@@ -232,6 +232,13 @@ x=json.load(sys.stdin)[0].get("xdp", {})
 print(x.get("prog", {}).get("id", ""))'
 }
 
+# xdp_mode NS IFNAME: native, generic, offload, or empty when no XDP program is attached.
+xdp_mode() {
+    ip -n "$(ns "$1")" -j -d link show dev "$2" | "$XI_PY" -c 'import json,sys
+m=json.load(sys.stdin)[0].get("xdp", {}).get("mode", 0)
+print({1: "native", 2: "generic", 3: "offload"}.get(m, ""))'
+}
+
 # tcx_prog_ids NS IFNAME ingress|egress: ids of the programs tcx runs there (BPF_PROG_QUERY;
 # bpftool 7.1 and tc show nothing of tcx). Per interface, so other tests' programs on this
 # shared machine do not interfere.
