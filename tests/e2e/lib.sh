@@ -214,12 +214,13 @@ if sys.argv[3] not in s: sys.exit("file_edit: %r not in %s" % (sys.argv[3], sys.
 open(sys.argv[2],"w").write(s.replace(sys.argv[3], sys.argv[4], 1))' "$@"
 }
 
-# pos_of FILE TEXT: "LINE:COL" (1-based) of the first occurrence of TEXT, as error messages
-# give positions.
+# pos_of FILE TEXT [MARK]: "LINE:COL" (1-based, as error messages give positions) of the first
+# occurrence of TEXT, or of MARK inside that occurrence (TEXT gives the context).
 pos_of() {
     "$XI_PY" -c 'import sys
 s=open(sys.argv[1]).read(); i=s.find(sys.argv[2])
 if i < 0: sys.exit("pos_of: %r not in %s" % (sys.argv[2], sys.argv[1]))
+if len(sys.argv) > 3: i += sys.argv[2].index(sys.argv[3])
 print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "$@"
 }
 
@@ -239,11 +240,9 @@ m=json.load(sys.stdin)[0].get("xdp", {}).get("mode", 0)
 print({1: "native", 2: "generic", 3: "offload"}.get(m, ""))'
 }
 
-# tcx_prog_ids NS IFNAME ingress|egress: ids of the programs tcx runs there (BPF_PROG_QUERY;
-# bpftool 7.1 and tc show nothing of tcx). Per interface, so other tests' programs on this
-# shared machine do not interfere.
-tcx_prog_ids() {
-    ip netns exec "$(ns "$1")" "$XI_PY" -c 'import ctypes, os, socket, struct, sys
+# BPF_PROG_QUERY for tcx (bpftool 7.1 and tc show nothing of tcx): argv IFNAME ingress|egress,
+# prints the program ids, exits 1 with the errno when the query fails.
+XI_TCX_QUERY='import ctypes, os, socket, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_BPF, BPF_PROG_QUERY = 321, 16                  # x86_64
 TCX = {"ingress": 46, "egress": 47}                # BPF_TCX_INGRESS/EGRESS, kernel >= 6.6
@@ -254,7 +253,31 @@ struct.pack_into("QI", attr, 16, ctypes.addressof(ids), 64)
 if libc.syscall(SYS_BPF, BPF_PROG_QUERY, attr, 64) != 0:
     sys.exit("BPF_PROG_QUERY %s: %s" % (sys.argv[1], os.strerror(ctypes.get_errno())))
 n = struct.unpack_from("I", attr, 24)[0]
-print(" ".join(str(ids[i]) for i in range(n)))' "$2" "$3"
+print(" ".join(str(ids[i]) for i in range(n)))'
+
+# have_tcx: the kernel has tcx (>= 6.6; the loader uses clsact on older ones).
+XI_HAVE_TCX=
+have_tcx() {
+    if [ -z "$XI_HAVE_TCX" ]; then
+        XI_HAVE_TCX=no
+        "$XI_PY" -c "$XI_TCX_QUERY" lo ingress >/dev/null 2>&1 && XI_HAVE_TCX=yes
+    fi
+    [ "$XI_HAVE_TCX" = yes ]
+}
+
+# tcx_prog_ids NS IFNAME ingress|egress: ids of the programs tcx runs there (none without tcx).
+# Per interface, so other tests' programs on this shared machine do not interfere.
+tcx_prog_ids() {
+    have_tcx || return 0
+    ip netns exec "$(ns "$1")" "$XI_PY" -c "$XI_TCX_QUERY" "$2" "$3"
+}
+
+# clsact_prog_ids NS IFNAME ingress|egress: ids of the programs of the tc BPF filters there.
+clsact_prog_ids() {
+    tc -n "$(ns "$1")" -j filter show dev "$2" "$3" | "$XI_PY" -c 'import json,sys
+t=sys.stdin.read().strip()
+print(" ".join(str(f["options"]["prog"]["id"]) for f in (json.loads(t) if t else [])
+               if f.get("kind")=="bpf" and "prog" in f.get("options", {})))'
 }
 
 # bpf_ids_alive prog|link|map ID...: the ids among ID... the kernel still has.

@@ -9,9 +9,9 @@
 #   bare: only lo
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
-# shellcheck source=loader_common.sh
+# shellcheck source-path=SCRIPTDIR source=loader_common.sh
 source "$HERE/loader_common.sh"
 require_privileges
 
@@ -62,14 +62,16 @@ no_pins() {
     [ ! -e "$PIN_ROOT/$1" ] || fail "a failed attach left $PIN_ROOT/$1: $(ls "$PIN_ROOT/$1")"
 }
 
-# nothing_attached NS IFACE...: no XDP and no tcx program on these interfaces.
+# nothing_attached NS IFACE...: no XDP, tcx or tc filter program on these interfaces.
 nothing_attached() {
-    local n=$1 iface
+    local n=$1 iface dir
     shift
     for iface in "$@"; do
         [ -z "$(xdp_prog_id "$n" "$iface")" ] || fail "$iface has an XDP program"
-        [ -z "$(tcx_prog_ids "$n" "$iface" ingress)$(tcx_prog_ids "$n" "$iface" egress)" ] ||
-            fail "$iface has tcx programs"
+        for dir in ingress egress; do
+            [ -z "$(tcx_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface has tcx $dir programs"
+            [ -z "$(clsact_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface has tc $dir filters"
+        done
     done
 }
 
@@ -105,7 +107,7 @@ test_xdp_fallback() {
     no_pins "$TUN"
     # The TC programs attached before XDP failed were rolled back.
     nothing_attached tun tun0 wg0
-    pass "one sentence, nothing pinned, the tcx programs attached before XDP were rolled back"
+    pass "one sentence, nothing pinned, the TC programs attached before XDP were rolled back"
 
     xrun "$XI_BIN" --json attach --netns "$(ns tun)" --instance "$TUN" --node edge-tun \
         --config "$CFG" --xdp-mode auto

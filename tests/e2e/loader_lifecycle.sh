@@ -1,17 +1,16 @@
 #!/bin/bash
 # Loader lifecycle in throwaway network namespaces (issue #2): attach, status from a second
-# process, the datapath running after the loader exited, double attach, concurrent attach,
-# detach without residue (twice), an instance whose interface or namespace was deleted, and
-# status with no instances.
+# process, the datapath running after the loaders exited, double attach, detach without residue,
+# detach again. (Concurrent attach and vanished interfaces/namespaces: loader_faults.sh.)
 #
 #   edge: pub0 (veth, public interface and WireGuard underlay) + wg0 (wireguard-go: TUN, L3)
 #   back: up0 (veth peer of pub0, underlay only)               + wg0 (wireguard-go)
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
-# shellcheck source=loader_common.sh
+# shellcheck source-path=SCRIPTDIR source=loader_common.sh
 source "$HERE/loader_common.sh"
 require_privileges
 
@@ -19,40 +18,6 @@ CFG=$XI_TMP/fleet.yaml
 EDGE=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
 BACK=${XI_PFX}back
 L2=${XI_PFX}l2
-
-write_config() {
-    cat >"$CFG" <<'EOF'
-version: 1
-fleet:
-  hash_seed: 0x5eed
-nodes:
-  - name: edge-a
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.1
-  - name: app-1
-    mesh_ipv4: 10.200.1.11
-  - name: app-l2
-    mesh_interface: mesh0
-    mesh_ipv4: 10.200.1.21
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [80]
-identities:
-  edges: [10.200.0.0/24]
-  apps: [10.200.1.0/24]
-rules:
-  - name: ping
-    from: any
-    to: any
-    protocol: icmp
-    action: allow
-default:
-  ingress: deny
-  egress: allow
-EOF
-}
 
 setup_topology() {
     ns_add edge back l2
@@ -68,24 +33,6 @@ setup_topology() {
     ip -n "$(ns edge)" link set wg0 up
     ip -n "$(ns back)" link set wg0 up
     veth l2 mesh0 l2 mesh0p
-}
-
-EXPECT_EDGE="pub0 tc/egress tcx - xi_tc_pub_out true
-pub0 tc/ingress tcx - xi_tc_pub_in true
-pub0 xdp/ingress xdp native xi_xdp_public true
-wg0 tc/egress tcx - xi_mesh_out_l3 true
-wg0 tc/ingress tcx - xi_mesh_in_l3 true"
-EXPECT_BACK="wg0 tc/egress tcx - xi_mesh_out_l3 true
-wg0 tc/ingress tcx - xi_mesh_in_l3 true"
-EXPECT_L2="mesh0 tc/egress tcx - xi_mesh_out_l2 true
-mesh0 tc/ingress tcx - xi_mesh_in_l2 true"
-
-# attach_ok NS INSTANCE NODE: attach and check the summary it prints.
-attach_ok() {
-    echo "$2" >>"$XI_TMP/instances"
-    xrun "$XI_BIN" attach --netns "$(ns "$1")" --instance "$2" --node "$3" --config "$CFG"
-    expect_rc 0 "attach $3 as instance $2 in $(ns "$1")"
-    expect_line out "attached instance $2 (generation 1)"
 }
 
 test_attach_and_status() {
@@ -109,10 +56,14 @@ test_attach_and_status() {
          and j['config']=={'path': '$CFG', 'sha256': '$sha'}
          and j['pin_dir']=='$PIN_ROOT/$EDGE' and j['generation']['number']==1"
     expect_attachments "$f" "edge (wg0 is a TUN: L3 entries; native XDP on the veth)" "$EXPECT_EDGE"
+    local links="'link_xdp_pub0'" # clsact filters have no link to pin
+    if [ "$TC_METHOD" = tcx ]; then
+        links+=",'link_tcx_egress_pub0','link_tcx_ingress_pub0','link_tcx_egress_wg0'"
+        links+=",'link_tcx_ingress_wg0'"
+    fi
     json_check "$f" "edge: every link pinned under the instance directory by hook and interface" \
-        "sorted(a['pin'] for a in j['attachments'])==sorted('$PIN_ROOT/$EDGE/'+p for p in
-         ['link_tcx_egress_pub0','link_tcx_ingress_pub0','link_xdp_pub0','link_tcx_egress_wg0',
-          'link_tcx_ingress_wg0'])"
+        "sorted(a['pin'] for a in j['attachments'] if 'pin' in a)
+         ==sorted('$PIN_ROOT/$EDGE/'+p for p in [$links])"
     kernel_agrees edge "$f"
 
     status_json "$BACK" "$XI_TMP/back.json"
@@ -146,8 +97,8 @@ else: print(sum(x["packets"] for x in c if x["reason"]!="pass_not_ip"))' "$2"
 # parse wg0's packets as IP (an L2 parser on a TUN misparses: not IP, or a bad header).
 test_datapath_runs_without_loader() {
     say "traffic across wg0 after the attaching processes exited"
-    local i ok=0 n
-    for i in $(seq 20); do
+    local ok=0 n
+    for _ in $(seq 20); do
         if nsx edge ping -c1 -W1 -q 10.200.1.11 >/dev/null 2>&1; then
             ok=1
             break
@@ -155,9 +106,9 @@ test_datapath_runs_without_loader() {
     done
     ((ok)) || fail "no ping reply across wg0 in 20 tries"
     n=$(mesh_ip_packets "$EDGE" mesh/tc/egress)
-    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1)) || fail "edge wg0 egress: $n"
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then fail "edge wg0 egress: $n"; fi
     n=$(mesh_ip_packets "$BACK" mesh/tc/ingress)
-    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1)) || fail "backend wg0 ingress: $n"
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then fail "backend wg0 ingress: $n"; fi
     pass "ping crossed wg0 through xi_mesh_out_l3 and xi_mesh_in_l3, parsed as IP, no drops"
 }
 
@@ -187,21 +138,6 @@ test_double_attach() {
     kernel_agrees edge "$after"
 }
 
-# detach_clean NS INSTANCE IFACE...: detach, prove nothing is left, detach again.
-detach_clean() {
-    local n=$1 inst=$2 objs
-    shift 2
-    objs=$(objects "$inst")
-    xrun "$XI_BIN" detach --instance "$inst"
-    expect_rc 0 "detach $inst"
-    expect_line out "detached instance $inst"
-    no_residue "$n" "$inst" "$objs" "$@"
-    xrun "$XI_BIN" detach --instance "$inst"
-    expect_rc 0 "detach $inst again"
-    expect_line out "nothing attached for instance $inst"
-    expect_empty err
-}
-
 test_detach() {
     say "detach leaves nothing behind; detach again is a no-op"
     detach_clean edge "$EDGE" pub0 wg0
@@ -214,118 +150,13 @@ test_detach() {
         "j==[{'instance': '$EDGE', 'was_attached': False, 'detached': []}]"
 }
 
-test_concurrent_attach() {
-    say "two processes attach the same instance at once"
-    local i pids=()
-    echo "$L2" >>"$XI_TMP/instances"
-    # Both wait for the same file, so they start within milliseconds of each other.
-    for i in 1 2; do
-        (
-            while [ ! -e "$XI_TMP/go" ]; do sleep 0.01; done
-            set +e
-            timeout 40 "$XI_BIN" attach --netns "$(ns l2)" --instance "$L2" --node app-l2 \
-                --config "$CFG" >"$XI_TMP/c$i.out" 2>"$XI_TMP/c$i.err"
-            echo $? >"$XI_TMP/c$i.rc"
-        ) &
-        pids+=($!)
-    done
-    sleep 0.2
-    touch "$XI_TMP/go"
-    wait "${pids[@]}" # not a bare wait: wireguard-go runs in the background too
-    local rcs winner loser
-    rcs="$(cat "$XI_TMP/c1.rc") $(cat "$XI_TMP/c2.rc")"
-    case $rcs in
-    "0 1") winner=1 loser=2 ;;
-    "1 0") winner=2 loser=1 ;;
-    *)
-        cat "$XI_TMP"/c[12].err >&2
-        fail "exit codes $rcs: expected exactly one 0 and one 1"
-        ;;
-    esac
-    pass "exactly one attach succeeded (exit codes $rcs)"
-    grep -qxF "attached instance $L2 (generation 1)" "$XI_TMP/c$winner.out" ||
-        fail "the winner did not report the attach"
-    # The loser either waited for the lock and found the instance attached, or gave up on the
-    # lock; either way one sentence and nothing done.
-    if ! grep -qE "^Error: (instance '$L2' \(node app-l2, config $CFG\) is attached: xi_mesh_in_l2@mesh0 xi_mesh_out_l2@mesh0: File exists -- nothing changed|cannot lock $PIN_ROOT: )" "$XI_TMP/c$loser.err"; then
-        cat "$XI_TMP/c$loser.err" >&2
-        fail "the losing attach did not say why"
-    fi
-    pass "the other failed cleanly: $(head -c 90 "$XI_TMP/c$loser.err")..."
-    status_json "$L2" "$XI_TMP/l2c.json"
-    expect_attachments "$XI_TMP/l2c.json" "one complete set" "$EXPECT_L2"
-    kernel_agrees l2 "$XI_TMP/l2c.json"
-    detach_clean l2 "$L2" mesh0
-}
-
-test_interface_deleted() {
-    say "an attached interface is deleted: status degraded, detach still cleans up"
-    attach_ok edge "$EDGE" edge-a
-    local objs f=$XI_TMP/deg.json
-    objs=$(objects "$EDGE")
-    ip -n "$(ns edge)" link del pub0 # takes up0 in back with it
-    status_json "$EDGE" "$f"
-    json_check "$f" "state degraded" "j['state']=='degraded'"
-    expect_attachments "$f" "pub0 hooks not attached, wg0 hooks still attached" \
-        "pub0 tc/egress tcx - xi_tc_pub_out false
-pub0 tc/ingress tcx - xi_tc_pub_in false
-pub0 xdp/ingress xdp native xi_xdp_public false
-wg0 tc/egress tcx - xi_mesh_out_l3 true
-wg0 tc/ingress tcx - xi_mesh_in_l3 true"
-    xrun "$XI_BIN" status --instance "$EDGE"
-    expect_rc 0 "plain status of the degraded instance"
-    expect_line out "instance $EDGE: degraded"
-    expect_in out "  pub0 xdp/ingress xdp native prog xi_xdp_public id"
-    [ "$(grep -c ' NOT ATTACHED$' "$XI_TMP/out")" = 3 ] || {
-        show_output
-        fail "expected 3 attachments marked NOT ATTACHED"
-    }
-    pass "plain status marks the 3 pub0 hooks NOT ATTACHED"
-    xrun "$XI_BIN" detach --instance "$EDGE"
-    expect_rc 0 "detach the degraded instance"
-    no_residue edge "$EDGE" "$objs" wg0
-}
-
-test_namespace_deleted() {
-    say "the instance's network namespace is deleted: detach still cleans up"
-    attach_ok l2 "$L2" app-l2
-    local objs
-    objs=$(objects "$L2")
-    ip netns del "$(ns l2)"
-    xrun "$XI_BIN" detach --instance "$L2"
-    expect_rc 0 "detach after its namespace is gone"
-    expect_line out "detached instance $L2"
-    expect_line err "warning: network namespace '$(ns l2)' of instance $L2 no longer exists: removing its links and pins from here"
-    no_residue l2-gone "$L2" "$objs"
-}
-
-test_status_no_instances() {
-    say "status with no instances (a private, empty bpffs)"
-    local fs=$XI_TMP/bpffs
-    bpffs_private "$fs"
-    xrun "$XI_BIN" --bpffs "$fs" status
-    expect_rc 0 "status with no instances"
-    [ "$(cat "$XI_TMP/out")" = "no instances attached" ] || fail "plain: $(cat "$XI_TMP/out")"
-    xrun "$XI_BIN" --bpffs "$fs" --json status
-    expect_rc 0 "status --json with no instances"
-    json_check "$XI_TMP/out" "an empty list" "j==[]"
-    xrun "$XI_BIN" --bpffs "$fs" status --instance "$EDGE"
-    expect_rc 1 "status of an instance that does not exist"
-    expect_line err "Error: no instance '$EDGE' under $fs/xdp-ingress: No such file or directory -- see \`xdp-ingress status\` for the attached ones"
-}
-
 main() {
-    local t0=$SECONDS
-    write_config
+    write_fleet_config "$CFG"
     setup_topology
     test_attach_and_status
     test_datapath_runs_without_loader
     test_double_attach
     test_detach
-    test_concurrent_attach
-    test_interface_deleted
-    test_namespace_deleted
-    test_status_no_instances
-    say "loader_lifecycle: all passed in $((SECONDS - t0)) s"
+    say "loader_lifecycle: all passed in $SECONDS s"
 }
 main
