@@ -5,10 +5,21 @@
 #   wireguard-go         pids in $XI_TMP/pids   (wg_up)
 #   xdp-ingress          instances in $XI_TMP/instances (xi_attach)
 #   private bpffs mounts $XI_TMP/mounts         (bpffs_private)
-# Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN.
+# Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN
+# (require_privileges), or for a test too slow for emulated VMs (skip_in_vm).
+#
+# XI_BUDGET=SECONDS, set before sourcing: the test re-executes itself under `timeout`, so a hang
+# ends with SIGTERM - and the cleanup below - after that long, instead of ctest's SIGKILL later
+# (which would leave namespaces and daemons behind).
 set -euo pipefail
 
-XI_BIN=${XI_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/loader/xdp-ingress}
+if [ -n "${XI_BUDGET:-}" ] && [ -z "${XI_BUDGET_ARMED:-}" ]; then
+    export XI_BUDGET_ARMED=$XI_BUDGET
+    exec timeout -k 30 "$XI_BUDGET" "$0" "$@"
+fi
+
+XI_E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+XI_BIN=${XI_BIN:-$XI_E2E_DIR/../../build/loader/xdp-ingress}
 XI_PFX=${XI_PFX:-xi$$-}
 # The distribution's python3 for the JSON and syscall helpers: a version-manager shim in PATH
 # (pyenv) costs ~0.7 s a call, which adds up over a test's hundred calls on a busy machine.
@@ -59,7 +70,15 @@ xi_cleanup() {
     exit $rc
 }
 trap xi_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'printf "  FAIL stopped by a signal (time budget: %s s)\n" "${XI_BUDGET_ARMED:-none}" >&2; exit 130' INT TERM
+
+# skip_in_vm REASON: exit 77 inside a vmtest VM (VMTEST_GUEST=1) unless XI_E2E_IN_VM=1.
+skip_in_vm() {
+    if [ "${VMTEST_GUEST:-}" = 1 ] && [ "${XI_E2E_IN_VM:-}" != 1 ]; then
+        echo "SKIP in a vmtest VM: $1 (XI_E2E_IN_VM=1 runs it anyway)"
+        exit 77
+    fi
+}
 
 # ns_add NAME...: create namespaces ${XI_PFX}NAME with lo up. ns NAME prints the full name.
 ns() { echo "${XI_PFX}$1"; }
@@ -89,6 +108,8 @@ veth() {
 wg_up() {
     local n=$1 full
     full=$(ns "$n")
+    # A fresh VM (vmtest) has no /dev/net/tun until the module is loaded.
+    [ -e /dev/net/tun ] || modprobe tun
     (umask 077 && wg genkey >"$XI_TMP/$n.key")
     wg pubkey <"$XI_TMP/$n.key" >"$XI_TMP/$n.pub"
     ip netns exec "$full" unshare -m --propagation private \
@@ -226,67 +247,32 @@ print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "
 
 # --- What the kernel has attached -------------------------------------------------------------
 
-# xdp_prog_id NS IFNAME: id of the XDP program on IFNAME in NS, empty if none.
-xdp_prog_id() {
-    ip -n "$(ns "$1")" -j -d link show dev "$2" | "$XI_PY" -c 'import json,sys
-x=json.load(sys.stdin)[0].get("xdp", {})
-print(x.get("prog", {}).get("id", ""))'
-}
-
-# xdp_mode NS IFNAME: native, generic, offload, or empty when no XDP program is attached.
-xdp_mode() {
-    ip -n "$(ns "$1")" -j -d link show dev "$2" | "$XI_PY" -c 'import json,sys
-m=json.load(sys.stdin)[0].get("xdp", {}).get("mode", 0)
-print({1: "native", 2: "generic", 3: "offload"}.get(m, ""))'
-}
-
-# BPF_PROG_QUERY for tcx (bpftool 7.1 and tc show nothing of tcx): argv IFNAME ingress|egress,
-# prints the program ids, exits 1 with the errno when the query fails.
-XI_TCX_QUERY='import ctypes, os, socket, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_BPF, BPF_PROG_QUERY = 321, 16                  # x86_64
-TCX = {"ingress": 46, "egress": 47}                # BPF_TCX_INGRESS/EGRESS, kernel >= 6.6
-ids = (ctypes.c_uint32 * 64)()
-attr = ctypes.create_string_buffer(128)
-struct.pack_into("II", attr, 0, socket.if_nametoindex(sys.argv[1]), TCX[sys.argv[2]])
-struct.pack_into("QI", attr, 16, ctypes.addressof(ids), 64)
-if libc.syscall(SYS_BPF, BPF_PROG_QUERY, attr, 64) != 0:
-    sys.exit("BPF_PROG_QUERY %s: %s" % (sys.argv[1], os.strerror(ctypes.get_errno())))
-n = struct.unpack_from("I", attr, 24)[0]
-print(" ".join(str(ids[i]) for i in range(n)))'
-
-# have_tcx: the kernel has tcx (>= 6.6; the loader uses clsact on older ones).
-XI_HAVE_TCX=
-have_tcx() {
-    if [ -z "$XI_HAVE_TCX" ]; then
-        XI_HAVE_TCX=no
-        "$XI_PY" -c "$XI_TCX_QUERY" lo ingress >/dev/null 2>&1 && XI_HAVE_TCX=yes
-    fi
-    [ "$XI_HAVE_TCX" = yes ]
-}
-
-# tcx_prog_ids NS IFNAME ingress|egress: ids of the programs tcx runs there (none without tcx).
-# Per interface, so other tests' programs on this shared machine do not interfere.
-tcx_prog_ids() {
-    have_tcx || return 0
-    ip netns exec "$(ns "$1")" "$XI_PY" -c "$XI_TCX_QUERY" "$2" "$3"
-}
-
-# clsact_prog_ids NS IFNAME ingress|egress: ids of the programs of the tc BPF filters there.
-clsact_prog_ids() {
-    tc -n "$(ns "$1")" -j filter show dev "$2" "$3" | "$XI_PY" -c 'import json,sys
-t=sys.stdin.read().strip()
-print(" ".join(str(f["options"]["prog"]["id"]) for f in (json.loads(t) if t else [])
-               if f.get("kind")=="bpf" and "prog" in f.get("options", {})))'
-}
-
-# bpf_ids_alive prog|link|map ID...: the ids among ID... the kernel still has.
-bpf_ids_alive() {
-    local kind=$1
+# hooks NS|- [IFNAME...]: JSON of what the kernel runs on these interfaces of NS (- = this
+# namespace): XDP, tcx, tc filters, clsact, program names, tcx support. See hooks.py.
+hooks() {
+    local n=$1
     shift
-    bpftool -j "$kind" show | "$XI_PY" -c 'import json,sys
-have={o["id"] for o in json.load(sys.stdin)}
-print(" ".join(a for a in sys.argv[1:] if int(a) in have))' "$@"
+    [ "$n" = - ] || n=$(ns "$n")
+    "$XI_PY" "$XI_E2E_DIR/hooks.py" "$n" "$@"
+}
+
+# have_tcx: the kernel has tcx (>= 6.6; the loader falls back to clsact before).
+have_tcx() {
+    [ "$(hooks - | json_get /dev/stdin 'j["tcx"]')" = True ]
+}
+
+# bpf_ids_alive KIND:ID...: those of these objects (KIND: prog, link or map) the kernel still has.
+bpf_ids_alive() {
+    "$XI_PY" - "$@" <<'EOF'
+import json, subprocess, sys
+want = [a.split(":") for a in sys.argv[1:]]
+have = {}
+for kind in sorted({k for k, _ in want}):
+    out = subprocess.run(["bpftool", "-j", kind, "show"], check=True, capture_output=True,
+                         text=True).stdout
+    have[kind] = {o["id"] for o in json.loads(out or "[]")}
+print(" ".join("%s:%s" % (k, i) for k, i in want if int(i) in have[k]))
+EOF
 }
 
 # --- BPF filesystem -------------------------------------------------------------------------

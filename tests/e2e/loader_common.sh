@@ -38,81 +38,97 @@ expect_attachments() {
     pass "$2: $(wc -l <<<"$got") attachments as expected"
 }
 
-# kernel_agrees NS FILE: every attachment status reports is what the kernel runs on that
-# interface and hook (the same program id), and the program has the reported name.
+# kernel_agrees NS FILE: every attachment the status document FILE reports is what the kernel
+# runs on that interface and hook (the same program id, alone there, with the reported name).
 kernel_agrees() {
-    local n=$1 f=$2 iface hook method prog id dir
-    while read -r iface hook method prog id; do
-        case $method in
-        xdp)
-            [ "$(xdp_prog_id "$n" "$iface")" = "$id" ] ||
-                fail "$iface: kernel XDP program is '$(xdp_prog_id "$n" "$iface")', status says $id"
-            ;;
-        tcx | clsact)
-            [ "$method" = "$TC_METHOD" ] || fail "$iface $hook: method $method, expected $TC_METHOD"
-            dir=${hook#tc/}
-            [ "$("${method}_prog_ids" "$n" "$iface" "$dir")" = "$id" ] ||
-                fail "$iface $method $dir: kernel runs '$("${method}_prog_ids" "$n" "$iface" "$dir")', status says $id"
-            ;;
-        *) fail "$iface $hook: unexpected method $method" ;;
-        esac
-        [ "$(bpftool -j prog show id "$id" | json_get /dev/stdin 'j["name"]')" = "$prog" ] ||
-            fail "program $id is not named $prog"
-    done < <("$XI_PY" -c 'import json,sys
-for a in json.load(open(sys.argv[1]))["attachments"]:
-    print(a["interface"], a["hook"], a["method"], a["program"], a["program_id"])' "$f")
-    pass "kernel runs exactly the programs status reports, on the reported hooks"
+    local h=$XI_TMP/hooks.json ifaces
+    ifaces=$(json_get "$2" 'sorted({a["interface"] for a in j["attachments"]})')
+    # shellcheck disable=SC2086 # one interface per word
+    hooks "$1" $ifaces >"$h"
+    "$XI_PY" - "$2" "$h" "$TC_METHOD" <<'EOF' || fail "status and the kernel disagree (above)"
+import json, sys
+status, hooks, tc_method = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+bad = []
+for a in status["attachments"]:
+    where, pid = "%s %s" % (a["interface"], a["hook"]), a["program_id"]
+    i = hooks["interfaces"][a["interface"]]
+    if not i["exists"]:
+        bad.append("%s: no such interface" % where)
+        continue
+    if a["method"] == "xdp":
+        got = [i["xdp"]["id"]] if i["xdp"] else []
+    elif a["method"] == tc_method:
+        got = i["tcx" if tc_method == "tcx" else "tc"][a["hook"].split("/")[1]]
+    else:
+        bad.append("%s: method %s, expected %s on this kernel" % (where, a["method"], tc_method))
+        continue
+    if got != [pid]:
+        bad.append("%s: the kernel runs %s, status says %d" % (where, got, pid))
+    elif hooks["names"].get(str(pid)) != a["program"]:
+        bad.append("%s: program %d is %r, not %s" % (where, pid, hooks["names"].get(str(pid)), a["program"]))
+for b in bad:
+    print("    " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+EOF
+    pass "the kernel runs exactly the programs status reports, on the reported hooks"
+}
+
+# hooks_empty NS IFACE...: no XDP program, tcx program, tc filter or clsact qdisc on these
+# interfaces; prints what is there otherwise.
+hooks_empty() {
+    local n=$1
+    shift
+    hooks "$n" "$@" | "$XI_PY" -c 'import json, sys
+bad = []
+for name, i in json.load(sys.stdin)["interfaces"].items():
+    if i["exists"] and (i["xdp"] or i["clsact"] or any(i["tcx"].values()) or any(i["tc"].values())):
+        bad.append("%s: %s" % (name, i))
+for b in bad:
+    print("    " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)'
 }
 
 # objects INSTANCE: ids of every BPF object the instance owns, as "prog:ID", "link:ID",
 # "map:ID" lines: its pinned links and maps (bpftool -f resolves pins), their programs and the
 # programs status reports (clsact filters hold theirs without a link).
 objects() {
-    local dir=$PIN_ROOT/$1/
-    {
-        "$XI_BIN" --json status --instance "$1" | json_get /dev/stdin \
-            '"\n".join("prog:%d" % a["program_id"] for a in j["attachments"])' 
-        bpftool -j -f link show | "$XI_PY" -c 'import json,sys
-for l in json.load(sys.stdin):
-    if any(p.startswith(sys.argv[1]) for p in l.get("pinned", [])):
-        print("link:%d" % l["id"]); print("prog:%d" % l["prog_id"])' "$dir"
-        bpftool -j -f map show | "$XI_PY" -c 'import json,sys
-for m in json.load(sys.stdin):
-    if any(p.startswith(sys.argv[1]) for p in m.get("pinned", [])):
-        print("map:%d" % m["id"])' "$dir"
-    } | sort -u
+    "$XI_BIN" --json status --instance "$1" >"$XI_TMP/objects.json"
+    "$XI_PY" - "$PIN_ROOT/$1/" "$XI_TMP/objects.json" <<'EOF' | sort -u
+import json, subprocess, sys
+def pinned(kind):
+    out = subprocess.run(["bpftool", "-j", "-f", kind, "show"], check=True, capture_output=True,
+                         text=True).stdout
+    return [o for o in json.loads(out or "[]")
+            if any(p.startswith(sys.argv[1]) for p in o.get("pinned", []))]
+for a in json.load(open(sys.argv[2]))["attachments"]:
+    print("prog:%d" % a["program_id"])
+for l in pinned("link"):
+    print("link:%d" % l["id"])
+    print("prog:%d" % l["prog_id"])
+for m in pinned("map"):
+    print("map:%d" % m["id"])
+EOF
 }
 
 # no_residue NS INSTANCE OBJECTS IFACE...: after a detach, nothing of the instance is left:
-# no pin directory, none of its objects (ids recorded before the detach) in the kernel, and no
-# XDP, tcx, clsact filter or qdisc on its interfaces.
+# no pin directory, none of its objects (ids recorded before the detach) in the kernel, nothing
+# on its interfaces (XDP, tcx, tc filters, clsact), nothing of ours in `bpftool net`.
 no_residue() {
-    local n=$1 inst=$2 objs=$3 iface dir kind alive
+    local n=$1 inst=$2 objs=$3 alive
     shift 3
     [ ! -e "$PIN_ROOT/$inst" ] || fail "pin directory $PIN_ROOT/$inst still exists: $(ls "$PIN_ROOT/$inst")"
     [ -n "$objs" ] || fail "no objects were recorded for $inst"
-    for kind in prog link map; do
-        # The kernel frees some objects from a work queue (and a deleted namespace's filters
-        # asynchronously): allow them a moment.
-        for _ in $(seq 50); do
-            # shellcheck disable=SC2046 # one id per word
-            alive=$(bpf_ids_alive "$kind" $(sed -n "s/^$kind://p" <<<"$objs"))
-            [ -z "$alive" ] && break
-            sleep 0.1
-        done
-        [ -z "$alive" ] || fail "$inst: $kind ids still in the kernel after 5 s: $alive"
+    # The kernel frees some objects from a work queue (and a deleted namespace's filters
+    # asynchronously): allow them a moment.
+    for _ in $(seq 50); do
+        # shellcheck disable=SC2086 # one object per word
+        alive=$(bpf_ids_alive $objs)
+        [ -z "$alive" ] && break
+        sleep 0.1
     done
-    for iface in "$@"; do
-        [ -z "$(xdp_prog_id "$n" "$iface")" ] || fail "$iface still has an XDP program"
-        for dir in ingress egress; do
-            [ -z "$(tcx_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface still has tcx $dir programs"
-            [ -z "$(clsact_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface still has tc $dir BPF filters"
-            [ -z "$(tc -n "$(ns "$n")" filter show dev "$iface" "$dir")" ] ||
-                fail "$iface still has tc $dir filters"
-        done
-        ! tc -n "$(ns "$n")" qdisc show dev "$iface" | grep -q clsact || fail "$iface still has a clsact qdisc"
-    done
+    [ -z "$alive" ] || fail "$inst: still in the kernel after 5 s: $alive"
     if (($#)); then
+        hooks_empty "$n" "$@" || fail "something is still attached to $*"
         ! nsx "$n" bpftool net show | grep -q 'xi_' || fail "bpftool net in $(ns "$n") still shows xi_ programs"
     fi
     pass "$inst: no pins, none of its $(wc -l <<<"$objs") programs/links/maps, nothing on ${*:-its (deleted) interfaces}"

@@ -8,12 +8,17 @@
 #   tun:  tun0 (TUN, no native XDP) + wg0 (wireguard-go)   node edge-tun
 #   bare: only lo
 set -euo pipefail
+XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=loader_common.sh
 source "$HERE/loader_common.sh"
 require_privileges
+# Dozens of short processes (loader, ip, python): under TCG each costs ~40 times what it does on
+# the host, beyond the VM matrix's time. To check the clsact path (kernels < 6.6) in a VM:
+#   vmtest/run -k 6.1 -t 1800 -- env XI_E2E_IN_VM=1 XI_BUDGET=1700 tests/e2e/THIS_FILE
+skip_in_vm "dozens of short processes, ~40x slower under TCG"
 
 CFG=$XI_TMP/fleet.yaml
 RUNNING=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
@@ -64,15 +69,7 @@ no_pins() {
 
 # nothing_attached NS IFACE...: no XDP, tcx or tc filter program on these interfaces.
 nothing_attached() {
-    local n=$1 iface dir
-    shift
-    for iface in "$@"; do
-        [ -z "$(xdp_prog_id "$n" "$iface")" ] || fail "$iface has an XDP program"
-        for dir in ingress egress; do
-            [ -z "$(tcx_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface has tcx $dir programs"
-            [ -z "$(clsact_prog_ids "$n" "$iface" "$dir")" ] || fail "$iface has tc $dir filters"
-        done
-    done
+    hooks_empty "$@" || fail "a failed attach left programs on ${*:2} (above)"
 }
 
 start_running_instance() {
@@ -117,7 +114,9 @@ test_xdp_fallback() {
     json_check "$XI_TMP/out" "attach --json: the note says why, XDP is generic" \
         "'$warning' in j['notes'] and [a['mode'] for a in j['attachments']
          if a['hook']=='xdp/ingress']==['generic'] and all(a['attached'] for a in j['attachments'])"
-    [ "$(xdp_mode tun tun0)" = generic ] || fail "the kernel has '$(xdp_mode tun tun0)' XDP on tun0"
+    local mode
+    mode=$(hooks tun tun0 | json_get /dev/stdin 'j["interfaces"]["tun0"]["xdp"]["mode"]')
+    [ "$mode" = generic ] || fail "the kernel has $mode XDP on tun0"
     kernel_agrees tun "$XI_TMP/out"
     pass "the kernel runs xi_xdp_public in generic mode on tun0"
     xrun "$XI_BIN" detach --instance "$TUN"

@@ -6,12 +6,17 @@
 #   edge: pub0 (veth; its peer stays in the namespace) + wg0 (wireguard-go: TUN, L3 entries)
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
 set -euo pipefail
+XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=loader_common.sh
 source "$HERE/loader_common.sh"
 require_privileges
+# Dozens of short processes (loader, ip, python): under TCG each costs ~40 times what it does on
+# the host, beyond the VM matrix's time. To check the clsact path (kernels < 6.6) in a VM:
+#   vmtest/run -k 6.1 -t 1800 -- env XI_E2E_IN_VM=1 XI_BUDGET=1700 tests/e2e/THIS_FILE
+skip_in_vm "dozens of short processes, ~40x slower under TCG"
 
 CFG=$XI_TMP/fleet.yaml
 EDGE=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
@@ -74,8 +79,14 @@ test_interface_deleted() {
     local objs f=$XI_TMP/deg.json
     objs=$(objects "$EDGE")
     ip -n "$(ns edge)" link del pub0
-    status_json "$EDGE" "$f"
-    json_check "$f" "state degraded" "j['state']=='degraded'"
+    # The kernel tears a deleted device's hooks down asynchronously (clsact filters after an
+    # RCU grace period): give status a bounded moment to see it.
+    for _ in $(seq 50); do
+        timeout 30 "$XI_BIN" --json status --instance "$EDGE" >"$f"
+        [ "$(json_get "$f" "j['state']")" = degraded ] && break
+        sleep 0.1
+    done
+    json_check "$f" "state degraded (status from a second process)" "j['state']=='degraded'"
     expect_attachments "$f" "pub0 hooks not attached, wg0 hooks still attached" \
         "pub0 tc/egress $TC_METHOD - xi_tc_pub_out false
 pub0 tc/ingress $TC_METHOD - xi_tc_pub_in false

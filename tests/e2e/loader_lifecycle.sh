@@ -7,12 +7,17 @@
 #   back: up0 (veth peer of pub0, underlay only)               + wg0 (wireguard-go)
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
 set -euo pipefail
+XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=loader_common.sh
 source "$HERE/loader_common.sh"
 require_privileges
+# Dozens of short processes (loader, ip, python): under TCG each costs ~40 times what it does on
+# the host, beyond the VM matrix's time. To check the clsact path (kernels < 6.6) in a VM:
+#   vmtest/run -k 6.1 -t 1800 -- env XI_E2E_IN_VM=1 XI_BUDGET=1700 tests/e2e/THIS_FILE
+skip_in_vm "dozens of short processes, ~40x slower under TCG"
 
 CFG=$XI_TMP/fleet.yaml
 EDGE=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
@@ -78,8 +83,13 @@ test_attach_and_status() {
     expect_rc 0 "plain status"
     expect_line out "instance $EDGE: attached"
     expect_line out "  node edge-a in netns $(ns edge)"
-    expect_line out "  pub0 xdp/ingress xdp native prog xi_xdp_public id $(xdp_prog_id edge pub0)"
-    expect_line out "  wg0 tc/ingress tcx prog xi_mesh_in_l3 id $(tcx_prog_ids edge wg0 ingress)"
+    # The ids status --json reported, which the kernel confirmed above.
+    local xdp_id mesh_in_id
+    xdp_id=$(json_get "$f" '[a["program_id"] for a in j["attachments"] if a["hook"]=="xdp/ingress"]')
+    mesh_in_id=$(json_get "$f" '[a["program_id"] for a in j["attachments"]
+                                 if a["interface"]=="wg0" and a["hook"]=="tc/ingress"]')
+    expect_line out "  pub0 xdp/ingress xdp native prog xi_xdp_public id $xdp_id"
+    expect_line out "  wg0 tc/ingress $TC_METHOD prog xi_mesh_in_l3 id $mesh_in_id"
     expect_line out "instance $BACK: attached"
     expect_line out "instance $L2: attached"
 }
