@@ -133,6 +133,10 @@ test_missing_interface() {
         fail "unexpected message: $(cat "$XI_TMP/err")"
     no_pins "$NEW"
     nothing_attached tun wg0
+    xrun "$XI_BIN" --json attach --netns "$(ns tun)" --instance "$NEW" --node edge-a --config "$CFG"
+    expect_rc 1 "the same with --json"
+    json_check "$XI_TMP/out" "--json: the same sentence as {\"error\": ...} on stdout" \
+        "j=={'error': \"interface 'pub0' (public_interface of node edge-a) does not exist in this network namespace: No such device -- create it, fix the config, or pass --netns NAME\"}"
     xrun "$XI_BIN" attach --netns "$(ns bare)" --instance "$NEW" --node app-1 --config "$CFG"
     expect_rc 1 "attach app-1 where wg0 is missing"
     [ "$(cat "$XI_TMP/err")" = "Error: interface 'wg0' (mesh_interface of node app-1) does not exist in this network namespace: No such device -- create it, fix the config, or pass --netns NAME" ] ||

@@ -4,6 +4,7 @@
 # file:line:col: reason for every error; --json lists the errors with line and column.
 # Positions are computed from the broken copy, so the examples may change without this test.
 set -euo pipefail
+XI_BUDGET=${XI_BUDGET:-60} # seconds; ~5 s here
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
