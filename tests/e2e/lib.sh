@@ -50,6 +50,7 @@ require_privileges() {
 xi_cleanup() {
     local rc=$?
     set +e
+    trap '' INT TERM # finish cleaning up even when a signal (e.g. the time budget) ended the test
     while read -r inst; do
         [ -n "$inst" ] && timeout 30 "$XI_BIN" detach --instance "$inst" >/dev/null 2>&1
     done <"$XI_TMP/instances"
