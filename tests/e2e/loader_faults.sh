@@ -1,10 +1,12 @@
 #!/bin/bash
 # Loader lifecycle under faults, in throwaway network namespaces (issue #2): two attaches of
 # the same instance at once, an attached interface deleted, an instance's network namespace
-# deleted, and status with no instances at all. (The ordinary lifecycle: loader_lifecycle.sh.)
+# deleted, detach --all across namespaces, and status with no instances at all. (The ordinary
+# lifecycle: loader_lifecycle.sh.)
 #
 #   edge: pub0 (veth; its peer stays in the namespace) + wg0 (wireguard-go: TUN, L3 entries)
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
+#   l2b:  the same, for detach --all
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -121,6 +123,33 @@ test_namespace_deleted() {
     no_residue l2-gone "$L2" "$objs"
 }
 
+# In a private bpffs, so that --all cannot reach other tests' instances on this machine. Pins
+# outside /sys stay visible under `ip netns exec`, which runs the loader inside a namespace
+# without --netns (recorded: none) - as on a host attached from its own namespace.
+test_detach_all() {
+    say "detach --all: each instance in its own namespace"
+    local fs=$XI_TMP/bpffs-all
+    bpffs_private "$fs"
+    ns_add l2b
+    veth l2b mesh0 l2b mesh0p
+    # pub0 went in test_interface_deleted.
+    ip -n "$(ns edge)" link show pub0 >/dev/null 2>&1 || veth edge pub0 edge pub0peer
+    xrun ip netns exec "$(ns l2b)" "$XI_BIN" --bpffs "$fs" attach --instance b-l2 --node app-l2 --config "$CFG"
+    expect_rc 0 "attach app-l2 from inside $(ns l2b), no --netns"
+    xrun "$XI_BIN" --bpffs "$fs" attach --netns "$(ns edge)" --instance a-edge --node edge-a --config "$CFG"
+    expect_rc 0 "attach edge-a with --netns $(ns edge)"
+    # From inside l2b: a-edge first (sorted), joining edge; then b-l2, which recorded no
+    # namespace, must be detached back in l2b, where the loader started.
+    xrun ip netns exec "$(ns l2b)" "$XI_BIN" --bpffs "$fs" --json detach --all
+    expect_rc 0 "detach --all"
+    json_check "$XI_TMP/out" "both instances detached" \
+        "[(d['instance'], d['was_attached']) for d in j]==[('a-edge', True), ('b-l2', True)]"
+    hooks_empty l2b mesh0 || fail "b-l2 left programs on mesh0 in $(ns l2b)"
+    hooks_empty edge pub0 wg0 || fail "a-edge left programs in $(ns edge)"
+    [ -z "$(ls -A "$fs/xdp-ingress")" ] || fail "pins left: $(ls "$fs/xdp-ingress")"
+    pass "nothing left in either namespace, no pins"
+}
+
 test_status_no_instances() {
     say "status with no instances (a private, empty bpffs)"
     local fs=$XI_TMP/bpffs
@@ -142,6 +171,7 @@ main() {
     test_concurrent_attach
     test_interface_deleted
     test_namespace_deleted
+    test_detach_all
     test_status_no_instances
     say "loader_faults: all passed in $SECONDS s"
 }
