@@ -86,8 +86,8 @@ start_running_instance() {
 running_untouched() {
     status_json "$RUNNING" "$XI_TMP/running2.json"
     json_check "$XI_TMP/running2.json" "the running instance is untouched" \
-        "(lambda a, b: [(x['program_id'], x['link_id'], x['attached']) for x in a['attachments']]
-                    == [(x['program_id'], x['link_id'], x['attached']) for x in b['attachments']]
+        "(lambda a, b: [(x['program_id'], x.get('link_id'), x['attached']) for x in a['attachments']]
+                    == [(x['program_id'], x.get('link_id'), x['attached']) for x in b['attachments']]
                     and a['generation'] == b['generation'] and a['config'] == b['config']
                     and a['table_sha256'] == b['table_sha256'])(j, json.load(open('$XI_TMP/running.json')))"
     kernel_agrees edge "$XI_TMP/running2.json"
