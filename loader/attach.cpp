@@ -55,7 +55,7 @@ int tc_hook_create(bpf_tc_hook *hook)
     int rc = bpf_tc_hook_create(hook);
     libbpf_set_print(prev);
     if (rc && rc != -EEXIST && !libbpf_held.empty()) {
-        while (libbpf_held.back() == '\n')
+        while (!libbpf_held.empty() && libbpf_held.back() == '\n')
             libbpf_held.pop_back();
         spdlog::warn("{}", libbpf_held);
     }
