@@ -228,12 +228,19 @@ print(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)' "$1" "$2"
 
 # --- Files ------------------------------------------------------------------------------------
 
-# file_edit SRC DST OLD NEW: DST = SRC with the first OLD replaced by NEW (which must occur).
+# file_edit SRC DST OLD NEW [TEXT [MARK]]: DST = SRC with the first OLD replaced by NEW (which
+# must occur); with TEXT, also prints pos_of DST TEXT [MARK] (one process instead of two).
 file_edit() {
     "$XI_PY" -c 'import sys
 s=open(sys.argv[1]).read()
 if sys.argv[3] not in s: sys.exit("file_edit: %r not in %s" % (sys.argv[3], sys.argv[1]))
-open(sys.argv[2],"w").write(s.replace(sys.argv[3], sys.argv[4], 1))' "$@"
+s=s.replace(sys.argv[3], sys.argv[4], 1)
+open(sys.argv[2],"w").write(s)
+if len(sys.argv) > 5:
+    i=s.find(sys.argv[5])
+    if i < 0: sys.exit("file_edit: %r not in %s" % (sys.argv[5], sys.argv[2]))
+    if len(sys.argv) > 6: i += sys.argv[5].index(sys.argv[6])
+    print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "$@"
 }
 
 # pos_of FILE TEXT [MARK]: "LINE:COL" (1-based, as error messages give positions) of the first

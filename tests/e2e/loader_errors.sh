@@ -8,7 +8,7 @@
 #   tun:  tun0 (TUN, no native XDP) + wg0 (wireguard-go)   node edge-tun
 #   bare: only lo
 set -euo pipefail
-XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
+XI_BUDGET=${XI_BUDGET:-90} # seconds: a hang detector; 5-40 s here, 50 s on a very busy host
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
@@ -82,7 +82,8 @@ start_running_instance() {
     kernel_agrees edge "$XI_TMP/running.json"
 }
 
-# running_untouched: same programs, links, generation and config as when it started.
+# running_untouched: same programs, links, generation and config as when it started (so one
+# check after several failures covers them all).
 running_untouched() {
     status_json "$RUNNING" "$XI_TMP/running2.json"
     json_check "$XI_TMP/running2.json" "the running instance is untouched" \
@@ -148,7 +149,6 @@ test_missing_interface() {
     xrun "$XI_BIN" attach --netns "$(ns bare)" --instance "$RUNNING" --node edge-a --config "$CFG"
     expect_rc 1 "attach the running instance's node where its interfaces are missing"
     expect_line err "Error: interface 'wg0' (mesh_interface of node edge-a) does not exist in this network namespace: No such device -- create it, fix the config, or pass --netns NAME"
-    running_untouched
 }
 
 test_missing_netns() {
@@ -163,7 +163,6 @@ test_missing_netns() {
     xrun "$XI_BIN" detach --netns "$gone" --instance "$RUNNING"
     expect_rc 1 "detach --netns $gone"
     expect_line err "Error: cannot open network namespace '$gone' (/var/run/netns/$gone): No such file or directory -- list them with \`ip netns list\`"
-    running_untouched
 }
 
 # bad_config NAME OLD NEW POS_TEXT MESSAGE [--node NODE]: a copy of the config with OLD
@@ -175,8 +174,7 @@ bad_config() {
     shift 5
     (($#)) && node=("$@")
     f=$XI_TMP/bad-$name.yaml
-    file_edit "$CFG" "$f" "$old" "$new"
-    pos=$(pos_of "$f" "$at")
+    pos=$(file_edit "$CFG" "$f" "$old" "$new" "$at")
     for inst in "$NEW" "$RUNNING"; do
         xrun "$XI_BIN" attach --netns "$(ns edge)" --instance "$inst" "${node[@]}" --config "$f"
         if [ "$RC" != 1 ] || [ "$(head -1 "$XI_TMP/err")" != "Error: $f:$pos: $msg" ]; then

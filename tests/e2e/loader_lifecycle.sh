@@ -7,7 +7,7 @@
 #   back: up0 (veth peer of pub0, underlay only)               + wg0 (wireguard-go)
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
 set -euo pipefail
-XI_BUDGET=${XI_BUDGET:-60} # seconds; 5-40 s here, depending on the machine's load
+XI_BUDGET=${XI_BUDGET:-90} # seconds: a hang detector; 5-40 s here, 50 s on a very busy host
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$HERE/lib.sh"
