@@ -5,9 +5,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <cstdarg>
 #include <cstring>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +30,36 @@ constexpr int kBpfTcxEgress = 47;
 std::string link_pin_name(const std::string &kind, const std::string &ifname)
 {
     return "link_" + kind + "_" + ifname;
+}
+
+// bpf_tc_hook_create fails with EEXIST when the clsact qdisc is already there (created for the
+// other direction, or by someone else): expected, yet libbpf prints the kernel's "Exclusivity
+// flag on, cannot modify" as a warning on every attach. Hold libbpf's output during the call
+// and pass it on only when the call really failed.
+thread_local std::string libbpf_held;
+
+int hold_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+    if (level == LIBBPF_DEBUG)
+        return 0;
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, args);
+    libbpf_held += buf;
+    return n;
+}
+
+int tc_hook_create(bpf_tc_hook *hook)
+{
+    libbpf_held.clear();
+    libbpf_print_fn_t prev = libbpf_set_print(hold_libbpf_print);
+    int rc = bpf_tc_hook_create(hook);
+    libbpf_set_print(prev);
+    if (rc && rc != -EEXIST && !libbpf_held.empty()) {
+        while (!libbpf_held.empty() && libbpf_held.back() == '\n')
+            libbpf_held.pop_back();
+        spdlog::warn("{}", libbpf_held);
+    }
+    return rc;
 }
 
 int pin_link(int link_fd, const std::string &path)
@@ -164,7 +196,7 @@ Attachment attach_tc(const AttachSpec &s, bool ingress, std::string *note)
     a.method = AttachMethod::Clsact;
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(s.ifindex),
                 .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-    int rc = bpf_tc_hook_create(&hook);
+    int rc = tc_hook_create(&hook);
     if (rc && rc != -EEXIST)
         throw Error("cannot create a clsact qdisc on " + s.ifname, -rc);
     a.created_qdisc = rc == 0;

@@ -29,6 +29,8 @@ static int libbpf_to_spdlog(enum libbpf_print_level level, const char *fmt, va_l
     std::string msg(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
     while (!msg.empty() && msg.back() == '\n')
         msg.pop_back();
+    if (msg.rfind("libbpf: ", 0) == 0) // most of libbpf's messages name it already
+        msg.erase(0, 8);
     switch (level) {
     case LIBBPF_WARN:
         spdlog::warn("libbpf: {}", msg);

@@ -126,11 +126,21 @@ void add_detach_command(CLI::App &app, Globals &g, Runner &run)
                     throw Error("invalid instance name '" + inst + "'");
                 // clsact filters are per network namespace: go where the attach happened.
                 std::string ns = o->netns;
+                bool filters_reachable = true;
                 if (ns.empty())
                     if (auto st = load_state(g.paths.instance(inst)))
                         ns = st->netns;
+                if (o->netns.empty() && !ns.empty() && !netns_exists(ns)) {
+                    // Deleted after the attach: its interfaces went with it, but pinned links
+                    // and maps remain and must still be removed; refusing would strand them.
+                    spdlog::warn("network namespace '{}' of instance {} no longer exists: "
+                                 "removing its links and pins from here",
+                                 ns, inst);
+                    ns.clear();
+                    filters_reachable = false;
+                }
                 join_netns(ns);
-                auto rep = detach_instance(g.paths, inst);
+                auto rep = detach_instance(g.paths, inst, filters_reachable);
                 if (rep.was_attached)
                     spdlog::info("audit: detach instance={} removed={}", inst, rep.removed.size());
                 out.push_back({{"instance", inst},

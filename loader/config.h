@@ -80,6 +80,7 @@ struct Config {
     uint32_t table_size = 65537;
     uint32_t mesh_mtu = 1420;
 
+    Pos nodes_pos; // the node list, where an unknown --node would have to be added
     std::vector<NodeCfg> nodes;
     std::vector<VipCfg> vips;
     std::vector<IdentityCfg> identities;

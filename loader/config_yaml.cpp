@@ -439,10 +439,12 @@ void read_top(Reader &r, const YAML::Node &root, Config &c)
         read_fleet(r, root["fleet"], c);
     else
         r.error(root, "missing 'fleet:' (hash_seed, maglev_table_size, mesh_mtu)");
-    if (root["nodes"])
+    if (root["nodes"]) {
+        c.nodes_pos = pos_of(root["nodes"]);
         r.sequence(root["nodes"], "nodes", [&](const YAML::Node &n) { read_node(r, n, c); });
-    else
+    } else {
         r.error(root, "missing 'nodes:' (every node of the fleet)");
+    }
     if (root["vips"] && !root["vips"].IsNull())
         r.sequence(root["vips"], "vips", [&](const YAML::Node &n) { read_vip(r, n, c); });
     if (root["identities"] && !root["identities"].IsNull())

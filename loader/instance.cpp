@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -91,9 +92,16 @@ Resolved resolve(const AttachOptions &o)
         throw ConfigErrors(res.errors);
     Resolved r{std::move(*res.config)};
     r.self = r.config.find_node(o.node);
-    if (!r.self)
-        throw Error("node '" + o.node + "' is not in " + o.config_path, 0,
-                    "pass --node NAME with one of the nodes the config lists");
+    if (!r.self) {
+        // A config error like the others (file:line:col, JSON errors list): the node list is
+        // where the node is missing, and naming the nodes shows what --node can be.
+        std::string names;
+        for (const auto &n : r.config.nodes)
+            names += (names.empty() ? "" : ", ") + n.name;
+        throw ConfigErrors({{r.config.path, r.config.nodes_pos,
+                             "node '" + o.node + "' is not in the config (nodes: " + names +
+                                 "): pass --node NAME with one of them"}});
+    }
     auto need_if = [&](const std::string &ifname, const char *role) {
         uint32_t idx = interface_index(ifname);
         if (!idx)
@@ -124,6 +132,9 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     in.prev_node_slots = read_catalog(maps, CatalogKind::Node);
     in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
     auto gen = compile_generation(in);
+    // Absolute, so status and reload from another working directory find the same file; not
+    // canonical, so a ConfigMap's symlink swap is still followed.
+    std::string abs_path = std::filesystem::absolute(config.path).lexically_normal().string();
 
     std::array<std::string, 4> running{};
     if (cur.generation && st.gens[cur.slot].generation == cur.generation)
@@ -136,12 +147,12 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     write_catalog(maps, CatalogKind::Role, roles);
 
     auto res = publish_generation(maps, gen, running, [&](uint32_t slot) {
-        st.gens[slot] = {gen.cfg.generation, config.path, config.sha256, gen.table_sha256,
+        st.gens[slot] = {gen.cfg.generation, abs_path, config.sha256, gen.table_sha256,
                          gen.table_digests};
         save_state(dir, st);
     });
     st.generation = gen.cfg.generation;
-    st.config_path = config.path;
+    st.config_path = abs_path;
     st.config_sha256 = config.sha256;
     st.table_sha256 = gen.table_sha256;
     return res;
@@ -366,7 +377,7 @@ ReloadReport reload_instance(const ReloadOptions &o)
     return rep;
 }
 
-DetachReport detach_instance(const Paths &p, const std::string &instance)
+DetachReport detach_instance(const Paths &p, const std::string &instance, bool tc_filters_reachable)
 {
     PinLock lock(p);
     DetachReport rep;
@@ -378,10 +389,13 @@ DetachReport detach_instance(const Paths &p, const std::string &instance)
     if (st) {
         // XDP first: it stops marking packets before the TC programs that handle marks go.
         for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
+            if (it->method == AttachMethod::Clsact && !tc_filters_reachable)
+                continue; // by ifindex in a namespace that no longer exists: gone with it
             detach(dir, *it);
             rep.removed.push_back(it->prog_name + "@" + it->ifname + " " + hook_label(it->hook));
         }
-        drop_created_qdiscs(st->attachments);
+        if (tc_filters_reachable)
+            drop_created_qdiscs(st->attachments);
     }
     remove_pins(dir, nullptr);
     return rep;

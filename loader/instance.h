@@ -66,7 +66,10 @@ struct DetachReport {
     bool was_attached = false;
     std::vector<std::string> removed; // what was taken off, for the log
 };
-DetachReport detach_instance(const Paths &p, const std::string &instance);
+// tc_filters_reachable = false: the instance's network namespace is gone, and with it the
+// interfaces its clsact filters were on; only links (namespace-independent) and pins remain.
+DetachReport detach_instance(const Paths &p, const std::string &instance,
+                             bool tc_filters_reachable = true);
 
 // Instances with a pin directory, sorted.
 std::vector<std::string> list_instances(const Paths &p);

@@ -59,7 +59,9 @@ int main(int argc, char **argv)
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
-        return app.exit(e);
+        // Usage errors exit 2 (like bpftool and getopt tools), not CLI11's 100+ codes; a run
+        // that failed exits 1. --help exits 0.
+        return app.exit(e) == 0 ? 0 : 2;
     }
     if (g.pretty)
         g.json = true;

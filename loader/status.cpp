@@ -15,6 +15,8 @@ namespace xi
 namespace
 {
 
+constexpr __u32 kBpfLinkTypeTcx = 11; // BPF_LINK_TYPE_TCX, kernel >= 6.6
+
 const char *method_name(AttachMethod m)
 {
     switch (m) {
@@ -82,7 +84,10 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
                 prog_id = info.prog_id;
                 j["link_id"] = info.id;
                 // A link whose interface went away stays pinned but is defunct (ifindex 0).
-                live = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex != 0 : true;
+                // tcx links report {ifindex, attach_type} at the same place as xdp.ifindex;
+                // the 6.1 UAPI headers lack both the type and the struct.
+                bool netdev_link = info.type == BPF_LINK_TYPE_XDP || info.type == kBpfLinkTypeTcx;
+                live = netdev_link ? info.xdp.ifindex != 0 : true;
             }
             close(fd);
         }

@@ -4,17 +4,33 @@
 #   network namespaces   ${XI_PFX}<name>        (ns_add)
 #   wireguard-go         pids in $XI_TMP/pids   (wg_up)
 #   xdp-ingress          instances in $XI_TMP/instances (xi_attach)
-# Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN.
+#   private bpffs mounts $XI_TMP/mounts         (bpffs_private)
+# Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN
+# (require_privileges), or for a test too slow for emulated VMs (skip_in_vm).
+#
+# XI_BUDGET=SECONDS, set before sourcing: the test re-executes itself under `timeout`, so a hang
+# ends with SIGTERM - and the cleanup below - after that long, instead of ctest's SIGKILL later
+# (which would leave namespaces and daemons behind).
 set -euo pipefail
 
-XI_BIN=${XI_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/loader/xdp-ingress}
+if [ -n "${XI_BUDGET:-}" ] && [ -z "${XI_BUDGET_ARMED:-}" ]; then
+    export XI_BUDGET_ARMED=$XI_BUDGET
+    exec timeout -k 30 "$XI_BUDGET" "$0" "$@"
+fi
+
+XI_E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+XI_BIN=${XI_BIN:-$XI_E2E_DIR/../../build/loader/xdp-ingress}
 XI_PFX=${XI_PFX:-xi$$-}
+# The distribution's python3 for the JSON and syscall helpers: a version-manager shim in PATH
+# (pyenv) costs ~0.7 s a call, which adds up over a test's hundred calls on a busy machine.
+XI_PY=${XI_PY:-$(if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi)}
 XI_TMP=$(mktemp -d /tmp/xi-e2e.XXXXXX)
 : >"$XI_TMP/pids"
 : >"$XI_TMP/netns"
 : >"$XI_TMP/instances"
+: >"$XI_TMP/mounts"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m (at %d s)\n' "$*" "$SECONDS"; }
 pass() { printf '  ok   %s\n' "$*"; }
 fail() {
     printf '  FAIL %s\n' "$*" >&2
@@ -34,8 +50,9 @@ require_privileges() {
 xi_cleanup() {
     local rc=$?
     set +e
+    trap '' INT TERM # finish cleaning up even when a signal (e.g. the time budget) ended the test
     while read -r inst; do
-        [ -n "$inst" ] && "$XI_BIN" detach --instance "$inst" >/dev/null 2>&1
+        [ -n "$inst" ] && timeout 30 "$XI_BIN" detach --instance "$inst" >/dev/null 2>&1
     done <"$XI_TMP/instances"
     while read -r pid; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null
@@ -49,11 +66,20 @@ xi_cleanup() {
     done
     while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; done <"$XI_TMP/pids"
     while read -r ns; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done <"$XI_TMP/netns"
+    while read -r m; do [ -n "$m" ] && umount -l "$m" 2>/dev/null; done <"$XI_TMP/mounts"
     rm -rf "$XI_TMP"
     exit $rc
 }
 trap xi_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'printf "  FAIL stopped by a signal (time budget: %s s)\n" "${XI_BUDGET_ARMED:-none}" >&2; exit 130' INT TERM
+
+# skip_in_vm REASON: exit 77 inside a vmtest VM (VMTEST_GUEST=1) unless XI_E2E_IN_VM=1.
+skip_in_vm() {
+    if [ "${VMTEST_GUEST:-}" = 1 ] && [ "${XI_E2E_IN_VM:-}" != 1 ]; then
+        echo "SKIP in a vmtest VM: $1 (XI_E2E_IN_VM=1 runs it anyway)"
+        exit 77
+    fi
+}
 
 # ns_add NAME...: create namespaces ${XI_PFX}NAME with lo up. ns NAME prints the full name.
 ns() { echo "${XI_PFX}$1"; }
@@ -83,6 +109,8 @@ veth() {
 wg_up() {
     local n=$1 full
     full=$(ns "$n")
+    # A fresh VM (vmtest) has no /dev/net/tun until the module is loaded.
+    [ -e /dev/net/tun ] || modprobe tun
     (umask 077 && wg genkey >"$XI_TMP/$n.key")
     wg pubkey <"$XI_TMP/$n.key" >"$XI_TMP/$n.pub"
     ip netns exec "$full" unshare -m --propagation private \
@@ -122,7 +150,7 @@ xi_attach() {
 # counter INSTANCE HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
 counter() {
     "$XI_BIN" status --json --instance "$1" |
-        python3 -c 'import json,sys
+        "$XI_PY" -c 'import json,sys
 j=json.load(sys.stdin)
 print(sum(c["packets"] for c in j["counters"] if c["hook"]==sys.argv[1] and c["reason"]==sys.argv[2]))' "$2" "$3"
 }
@@ -175,4 +203,142 @@ star_underlay() {
         ip -n "$(ns "$sw")" link set "p-$node" master br0
         ip -n "$(ns "$node")" addr add "${spec#*=}" dev eth0
     done
+}
+
+# --- Assertions on commands and their output ------------------------------------------------
+
+# xrun CMD...: run CMD bounded (30 s: the loader's lock waits up to 30 s) without stopping the
+# test on failure; stdout in $XI_TMP/out, stderr in $XI_TMP/err, exit code in $RC.
+RC=0
+xrun() {
+    set +e
+    timeout 30 "$@" >"$XI_TMP/out" 2>"$XI_TMP/err"
+    RC=$?
+    set -e
+}
+
+# show_output: what the last xrun printed, for a failure message.
+show_output() {
+    printf '    stdout: %s\n' "$(head -c 2000 "$XI_TMP/out")" >&2
+    printf '    stderr: %s\n' "$(head -c 2000 "$XI_TMP/err")" >&2
+}
+
+# expect_rc N WHAT: the last xrun exited N.
+expect_rc() {
+    if [ "$RC" != "$1" ]; then
+        show_output
+        fail "$2: exit code $RC, expected $1"
+    fi
+    pass "$2 (exit $1)"
+}
+
+# expect_line out|err LINE: the last xrun printed exactly this line (among others).
+expect_line() {
+    if ! grep -qxF -- "$2" "$XI_TMP/$1"; then
+        show_output
+        fail "expected this line on $1: $2"
+    fi
+}
+
+# expect_in out|err TEXT: the last xrun printed TEXT somewhere.
+expect_in() {
+    if ! grep -qF -- "$2" "$XI_TMP/$1"; then
+        show_output
+        fail "expected on $1: $2"
+    fi
+}
+
+# expect_empty out|err: the last xrun printed nothing there.
+expect_empty() {
+    if [ -s "$XI_TMP/$1" ]; then
+        show_output
+        fail "expected nothing on $1"
+    fi
+}
+
+# json_check FILE DESCRIPTION PYTHON_EXPR: the expression, with j = the JSON document in FILE,
+# is true. Prints the document when it is not.
+json_check() {
+    if ! "$XI_PY" -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$1" "$3"; then
+        printf '    json: %s\n' "$(head -c 3000 "$1")" >&2
+        fail "$2"
+    fi
+    pass "$2"
+}
+
+# json_get FILE PYTHON_EXPR: print the expression's value (lists space-separated).
+json_get() {
+    "$XI_PY" -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+v=eval("(" + sys.argv[2] + ")")
+print(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)' "$1" "$2"
+}
+
+# --- Files ------------------------------------------------------------------------------------
+
+# file_edit SRC DST OLD NEW [TEXT [MARK]]: DST = SRC with the first OLD replaced by NEW (which
+# must occur); with TEXT, also prints pos_of DST TEXT [MARK] (one process instead of two).
+file_edit() {
+    "$XI_PY" -c 'import sys
+s=open(sys.argv[1]).read()
+if sys.argv[3] not in s: sys.exit("file_edit: %r not in %s" % (sys.argv[3], sys.argv[1]))
+s=s.replace(sys.argv[3], sys.argv[4], 1)
+open(sys.argv[2],"w").write(s)
+if len(sys.argv) > 5:
+    i=s.find(sys.argv[5])
+    if i < 0: sys.exit("file_edit: %r not in %s" % (sys.argv[5], sys.argv[2]))
+    if len(sys.argv) > 6: i += sys.argv[5].index(sys.argv[6])
+    print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "$@"
+}
+
+# pos_of FILE TEXT [MARK]: "LINE:COL" (1-based, as error messages give positions) of the first
+# occurrence of TEXT, or of MARK inside that occurrence (TEXT gives the context).
+pos_of() {
+    "$XI_PY" -c 'import sys
+s=open(sys.argv[1]).read(); i=s.find(sys.argv[2])
+if i < 0: sys.exit("pos_of: %r not in %s" % (sys.argv[2], sys.argv[1]))
+if len(sys.argv) > 3: i += sys.argv[2].index(sys.argv[3])
+print("%d:%d" % (s.count("\n", 0, i) + 1, i - (s.rfind("\n", 0, i) + 1) + 1))' "$@"
+}
+
+# --- What the kernel has attached -------------------------------------------------------------
+
+# hooks NS|- [IFNAME...]: JSON of what the kernel runs on these interfaces of NS (- = this
+# namespace): XDP, tcx, tc filters, clsact, program names, tcx support. See hooks.py.
+hooks() {
+    local n=$1
+    shift
+    [ "$n" = - ] || n=$(ns "$n")
+    "$XI_PY" "$XI_E2E_DIR/hooks.py" "$n" "$@"
+}
+
+# have_tcx: the kernel has tcx (>= 6.6; the loader falls back to clsact before).
+have_tcx() {
+    [ "$(hooks - | json_get /dev/stdin 'j["tcx"]')" = True ]
+}
+
+# bpf_ids_alive KIND:ID...: those of these objects (KIND: prog, link or map) the kernel still has.
+bpf_ids_alive() {
+    "$XI_PY" - "$@" <<'EOF'
+import json, subprocess, sys
+want = [a.split(":") for a in sys.argv[1:]]
+have = {}
+for kind in sorted({k for k, _ in want}):
+    out = subprocess.run(["bpftool", "-j", kind, "show"], check=True, capture_output=True,
+                         text=True).stdout
+    have[kind] = {o["id"] for o in json.loads(out or "[]")}
+print(" ".join("%s:%s" % (k, i) for k, i in want if int(i) in have[k]))
+EOF
+}
+
+# --- BPF filesystem -------------------------------------------------------------------------
+
+# bpffs_private DIR: mount a fresh, empty bpffs at DIR (unmounted on exit), for tests that must
+# not see the instances other tests on this machine have in /sys/fs/bpf.
+bpffs_private() {
+    mkdir -p "$1"
+    mount -t bpf bpf "$1"
+    echo "$1" >>"$XI_TMP/mounts"
 }

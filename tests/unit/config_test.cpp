@@ -81,6 +81,15 @@ TEST(Config, ValidBaseParses)
     EXPECT_EQ(c.sha256.size(), 64u);
 }
 
+TEST(Config, NodeListPositionIsRecorded)
+{
+    // attach reports an unknown --node at the node list.
+    auto r = parse(kBase);
+    ASSERT_TRUE(r.config);
+    EXPECT_EQ(r.config->nodes_pos.line, 5);
+    EXPECT_EQ(r.config->nodes_pos.col, 3);
+}
+
 TEST(Config, ContentHashIsTheFileHash)
 {
     // sha256 of the exact bytes: what `sha256sum` prints for the file.
