@@ -1,0 +1,325 @@
+#!/bin/bash
+# The anycast steering topology, shared by tests/e2e/steering_flip.sh and tools/demo (sourced
+# after lib.sh, whose cleanup trap removes everything created here).
+#
+#   cl  eth0 203.0.113.2 ── to-cl   rt   to-edgeN 192.0.2.(4N-3)/30 ── pub0 192.0.2.(4N-2)  edgeN
+#       2001:db8:c::2                    2001:db8:eN::1/64              2001:db8:eN::2
+#            (rt holds the anycast route: VIP via one edge at a time, flipped by st_route)
+#   edgeN: VIP 198.51.100.10/32 and 2001:db8:100::10/128 on lo, a TCP server on VIP:8080,
+#          wg0 10.200.0.N/24 fd00:200::N/64 (MTU 1420), default route via rt.
+#   underlay for WireGuard: one veth per pair of edges, edgeI "undJ" 172.16.IJ.1 ── edgeJ "undI"
+#          172.16.IJ.2 (I < J); no bridge, no route through rt.
+#
+# Every edge runs `xdp-ingress attach` with the same fleet file (st_write_config). The router
+# needs forwarding and no strict uRPF: while the route points at a non-owner, the owner's DSR
+# replies (source = VIP) arrive on an interface the router does not route the VIP through.
+# Edges get net.ipv4.conf.all.rp_filter=1 like a stock distribution; attach must loosen wg0
+# (decapsulated packets arrive on wg0, the client is routed via pub0) and say so.
+
+# Globals set here are read by the scripts that source this file.
+# shellcheck disable=SC2034
+ST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ST_EDGES=(edge1 edge2 edge3)
+ST_VIP4=198.51.100.10
+ST_VIP6=2001:db8:100::10
+ST_PORT=8080
+ST_CL4=203.0.113.2
+ST_CL6=2001:db8:c::2
+ST_MESH_MTU=1420
+ST_CONFIG=$XI_TMP/fleet.yaml
+
+st_idx() { echo "${1#edge}"; }                  # edge2 -> 2
+st_inst() { echo "${XI_PFX}$1"; }                # xdp-ingress instance of an edge
+st_pub4() { echo "192.0.2.$((4 * $1 - 2))"; }    # edge N's public IPv4 (rt's next hop)
+st_rt4() { echo "192.0.2.$((4 * $1 - 3))"; }     # rt's side of edge N's link
+st_vip() { if [ "$1" = 6 ]; then echo "$ST_VIP6"; else echo "$ST_VIP4"; fi; }
+st_client() { if [ "$1" = 6 ]; then echo "$ST_CL6"; else echo "$ST_CL4"; fi; }
+
+# wait_until TRIES SLEEP CMD...: run CMD until it succeeds, at most TRIES times.
+wait_until() {
+    local tries=$1 pause=$2 i
+    shift 2
+    for ((i = 0; i < tries; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep "$pause"
+    done
+    return 1
+}
+
+st_build() {
+    local e n i j
+    ns_add cl rt "${ST_EDGES[@]}"
+    # Sysctls before the interfaces exist, so that "default" covers them too.
+    nsx rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    for e in "${ST_EDGES[@]}"; do
+        nsx "$e" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
+    done
+
+    veth cl eth0 rt to-cl
+    ip -n "$(ns cl)" addr add "$ST_CL4/24" dev eth0
+    ip -n "$(ns cl)" addr add "$ST_CL6/64" dev eth0 nodad
+    ip -n "$(ns rt)" addr add 203.0.113.1/24 dev to-cl
+    ip -n "$(ns rt)" addr add 2001:db8:c::1/64 dev to-cl nodad
+    ip -n "$(ns cl)" route add default via 203.0.113.1
+    ip -n "$(ns cl)" -6 route add default via 2001:db8:c::1
+
+    for e in "${ST_EDGES[@]}"; do
+        n=$(st_idx "$e")
+        veth rt "to-$e" "$e" pub0
+        ip -n "$(ns rt)" addr add "$(st_rt4 "$n")/30" dev "to-$e"
+        ip -n "$(ns rt)" addr add "2001:db8:e$n::1/64" dev "to-$e" nodad
+        ip -n "$(ns "$e")" addr add "$(st_pub4 "$n")/30" dev pub0
+        ip -n "$(ns "$e")" addr add "2001:db8:e$n::2/64" dev pub0 nodad
+        ip -n "$(ns "$e")" route add default via "$(st_rt4 "$n")"
+        ip -n "$(ns "$e")" -6 route add default via "2001:db8:e$n::1"
+        # Anycast: every edge has the VIP as a local address; rt reaches it via a next hop.
+        ip -n "$(ns "$e")" addr add "$ST_VIP4/32" dev lo
+        ip -n "$(ns "$e")" addr add "$ST_VIP6/128" dev lo nodad
+    done
+    for ((i = 1; i <= ${#ST_EDGES[@]}; i++)); do
+        for ((j = i + 1; j <= ${#ST_EDGES[@]}; j++)); do
+            veth "edge$i" "und$j" "edge$j" "und$i"
+            ip -n "$(ns "edge$i")" addr add "172.16.$i$j.1/30" dev "und$j"
+            ip -n "$(ns "edge$j")" addr add "172.16.$i$j.2/30" dev "und$i"
+        done
+    done
+    st_route 4 edge1
+    st_route 6 edge1
+    # The client reaches every edge through rt (also resolves rt's neighbours, so the first
+    # flip to an edge does not wait for ARP/ND).
+    for e in "${ST_EDGES[@]}"; do
+        n=$(st_idx "$e")
+        wait_until 20 0.2 nsx cl ping -c1 -W1 "$(st_pub4 "$n")" ||
+            fail "client cannot reach $e at $(st_pub4 "$n")"
+        wait_until 20 0.2 nsx cl ping -6 -c1 -W1 "2001:db8:e$n::2" ||
+            fail "client cannot reach $e at 2001:db8:e$n::2"
+    done
+}
+
+# st_mesh: wg0 on every edge, every edge a peer of every other. AllowedIPs = the peer's mesh
+# addresses only: WireGuard routes and checks the OUTER header of steered packets; the inner
+# client and VIP addresses never appear there.
+st_mesh() {
+    local e p n m ep
+    for e in "${ST_EDGES[@]}"; do wg_up "$e"; done
+    for e in "${ST_EDGES[@]}"; do
+        n=$(st_idx "$e")
+        for p in "${ST_EDGES[@]}"; do
+            [ "$p" = "$e" ] && continue
+            m=$(st_idx "$p")
+            if ((n < m)); then ep=172.16.$n$m.2; else ep=172.16.$m$n.1; fi
+            wg_peer "$e" "$p" "$ep" "10.200.0.$m/32,fd00:200::$m/128"
+        done
+        ip -n "$(ns "$e")" link set wg0 mtu "$ST_MESH_MTU"
+        ip -n "$(ns "$e")" addr add "10.200.0.$n/24" dev wg0
+        ip -n "$(ns "$e")" addr add "fd00:200::$n/64" dev wg0 nodad
+        ip -n "$(ns "$e")" link set wg0 up
+    done
+    for e in "${ST_EDGES[@]}"; do
+        for p in "${ST_EDGES[@]}"; do
+            [ "$p" = "$e" ] && continue
+            m=$(st_idx "$p")
+            wait_until 25 0.2 nsx "$e" ping -c1 -W1 "10.200.0.$m" ||
+                fail "mesh: $e cannot reach $p over wg0 (10.200.0.$m)"
+            wait_until 25 0.2 nsx "$e" ping -6 -c1 -W1 "fd00:200::$m" ||
+                fail "mesh: $e cannot reach $p over wg0 (fd00:200::$m)"
+        done
+    done
+}
+
+# st_write_config: the one fleet file every edge attaches with.
+st_write_config() {
+    local e n
+    {
+        echo "# written by tests/e2e/steering_topo.sh: identical on every edge"
+        echo "version: 1"
+        echo "fleet:"
+        echo "  hash_seed: 0x9e3779b97f4a7c15"
+        echo "  mesh_mtu: $ST_MESH_MTU"
+        echo "nodes:"
+        for e in "${ST_EDGES[@]}"; do
+            n=$(st_idx "$e")
+            echo "  - name: $e"
+            echo "    public_interface: pub0"
+            echo "    mesh_interface: wg0"
+            echo "    mesh_ipv4: 10.200.0.$n"
+            echo "    mesh_ipv6: fd00:200::$n"
+            echo "    weight: 100"
+        done
+        echo "vips:"
+        echo "  - name: web"
+        echo "    address: $ST_VIP4"
+        echo "    protocol: tcp"
+        echo "    ports: [$ST_PORT]"
+        echo "  - name: web6"
+        echo "    address: $ST_VIP6"
+        echo "    protocol: tcp"
+        echo "    ports: [$ST_PORT]"
+        echo "identities:"
+        echo "  edges: [10.200.0.0/24, fd00:200::/64]"
+        echo "rules:"
+        echo "  - name: mesh-ping"
+        echo "    from: edges"
+        echo "    to: edges"
+        echo "    protocol: icmp"
+        echo "    action: allow"
+        echo "default:"
+        echo "  ingress: deny"
+        echo "  egress: allow"
+    } >"$ST_CONFIG"
+}
+
+# st_attach EDGE: attach EDGE's instance; the output goes to $XI_TMP/attach-EDGE.log and
+# ST_ATTACH_NOTES holds the warnings it printed (e.g. the rp_filter it set).
+st_attach() {
+    local e=$1 log=$XI_TMP/attach-$1.log
+    xi_attach "$e" "$(st_inst "$e")" --config "$ST_CONFIG" --node "$e" >"$log" 2>&1 ||
+        fail "attach $e: $(cat "$log")"
+    ST_ATTACH_NOTES=$(sed -n 's/^warning: //p' "$log")
+}
+
+# st_servers: a VIP server (both families) on every edge; each logs to server-EDGE.log.
+st_servers() {
+    local e
+    for e in "${ST_EDGES[@]}"; do
+        ip netns exec "$(ns "$e")" python3 "$ST_DIR/xfer.py" server --port "$ST_PORT" \
+            --log "$XI_TMP/server-$e.log" --max-seconds 300 "$ST_VIP4" "$ST_VIP6" \
+            >>"$XI_TMP/server-$e.out" 2>&1 &
+        echo $! >>"$XI_TMP/pids"
+    done
+    for e in "${ST_EDGES[@]}"; do
+        wait_until 50 0.1 grep -q listening "$XI_TMP/server-$e.log" ||
+            fail "server on $e did not start: $(cat "$XI_TMP/server-$e.out")"
+    done
+}
+
+# st_route FAMILY EDGE: the router's anycast route for the VIP now points at EDGE.
+st_route() {
+    local n
+    n=$(st_idx "$2")
+    if [ "$1" = 6 ]; then
+        ip -n "$(ns rt)" -6 route replace "$ST_VIP6/128" via "2001:db8:e$n::2" dev "to-$2"
+    else
+        ip -n "$(ns rt)" route replace "$ST_VIP4/32" via "$(st_pub4 "$n")" dev "to-$2"
+    fi
+}
+
+# st_pick_port OWNER FAMILY FIRST: the first client source port >= FIRST whose flow to the VIP
+# `xdp-ingress owner` says OWNER owns (one batch call over 500 candidates).
+st_pick_port() {
+    local owner=$1 fam=$2 first=$3 src dst port
+    if [ "$fam" = 6 ]; then src="[$ST_CL6]" dst="[$ST_VIP6]:$ST_PORT"; else src=$ST_CL4 dst="$ST_VIP4:$ST_PORT"; fi
+    port=$(for ((p = first; p < first + 500; p++)); do echo "tcp $src:$p $dst"; done |
+        "$XI_BIN" --json owner --config "$ST_CONFIG" --stdin |
+        python3 -c 'import json,sys
+for i, line in enumerate(sys.stdin):
+    if json.loads(line)["owner"] == sys.argv[1]:
+        print(int(sys.argv[2]) + i); break' "$owner" "$first")
+    [ -n "$port" ] || fail "no source port in $first..$((first + 499)) is owned by $owner"
+    echo "$port"
+}
+
+# st_owner_line FAMILY SPORT: the human `owner` answer for the client's flow.
+st_owner_line() {
+    local src dst
+    if [ "$1" = 6 ]; then src="[$ST_CL6]:$2" dst="[$ST_VIP6]:$ST_PORT"; else src="$ST_CL4:$2" dst="$ST_VIP4:$ST_PORT"; fi
+    echo "xdp-ingress owner --config fleet.yaml tcp $src $dst"
+    echo "  -> $("$XI_BIN" owner --config "$ST_CONFIG" tcp "$src" "$dst")"
+}
+
+# st_transfer NAME FAMILY SPORT START "EDGE..." INTERVAL CLIENT_ARGS...
+# Route the VIP to START, start the client (xfer.py client CLIENT_ARGS) from SPORT, and once
+# its handshake is done flip the route to each EDGE in turn, INTERVAL seconds apart, while the
+# transfer lasts (the flipper stops early when the client is done). Prints each flip as it
+# happens. Sets ST_RC (client exit status), ST_RESULT (client JSON file), ST_FLIPS (flips done
+# while the client ran) and ST_VISITED (edges the route pointed at, START included).
+st_transfer() {
+    local name=$1 fam=$2 sport=$3 start=$4 interval=$6
+    local -a flips
+    read -r -a flips <<<"$5"
+    shift 6
+    local ready=$XI_TMP/$name.ready done=$XI_TMP/$name.done flog=$XI_TMP/$name.flips
+    ST_RESULT=$XI_TMP/$name.json
+    rm -f "$ready" "$done"
+    : >"$flog"
+    st_route "$fam" "$start"
+
+    # The flipper: bounded by the number of flips and by a 20 s wait for the handshake.
+    (
+        for _ in $(seq 200); do [ -f "$ready" ] || [ -f "$done" ] && break; sleep 0.1; done
+        [ -f "$ready" ] || exit 0
+        t0=$(date +%s.%N)
+        k=0
+        for e in "${flips[@]}"; do
+            sleep "$interval"
+            [ -f "$done" ] && break
+            st_route "$fam" "$e"
+            k=$((k + 1))
+            echo "$e" >>"$flog"
+            printf '    flip %2d at +%ss: %s via %s\n' "$k" \
+                "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
+                "$(st_vip "$fam")" "$e"
+        done
+    ) &
+    local fpid=$!
+    echo "$fpid" >>"$XI_TMP/pids"
+
+    ST_RC=0
+    nsx cl python3 "$ST_DIR/xfer.py" client --dst "$(st_vip "$fam")" --port "$ST_PORT" \
+        --src "$(st_client "$fam")" --sport "$sport" --ready "$ready" "$@" >"$ST_RESULT" ||
+        ST_RC=$?
+    touch "$done"
+    wait "$fpid" || true
+    ST_FLIPS=$(wc -l <"$flog")
+    ST_VISITED=$({ echo "$start" && cat "$flog"; } | sort -u | tr '\n' ' ')
+}
+
+# st_json FILE KEY: one field of a JSON object file ("" when absent or null).
+st_json() {
+    python3 -c 'import json,sys
+v=json.load(open(sys.argv[1])).get(sys.argv[2])
+print("" if v is None else v)' "$1" "$2"
+}
+
+# st_server_record EDGE SPORT: the server log line of EDGE about the client port SPORT.
+st_server_record() {
+    [ -f "$XI_TMP/server-$1.log" ] || return 0
+    python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    r=json.loads(line)
+    if "peer" in r and r["peer"][1]==int(sys.argv[2]):
+        print(line.strip())' "$XI_TMP/server-$1.log" "$2"
+}
+
+# st_counter_table: the steering counters of every edge, from `status --json`.
+st_counter_table() {
+    local e out
+    for e in "${ST_EDGES[@]}"; do
+        out=$("$XI_BIN" status --json --instance "$(st_inst "$e")" 2>/dev/null) ||
+            out="{\"instance\": \"$(st_inst "$e")\", \"state\": \"detached\"}"
+        echo "$out"
+    done | python3 -c 'import json,sys
+dec=json.JSONDecoder(); text=sys.stdin.read(); pos=0; rows=[]
+while pos < len(text):
+    if text[pos].isspace(): pos += 1; continue
+    j, pos = dec.raw_decode(text, pos); rows.append(j)
+def c(j, hook, reason):
+    return sum(x["packets"] for x in j.get("counters", []) if x["hook"] == hook and x["reason"] == reason)
+print("    %-6s %9s %9s %9s %9s %5s  %s" % ("edge", "xdp:fwd", "tc:redir", "wg:decap", "xdp:local", "mss", "per sibling"))
+for j in rows:
+    node = j.get("node") or j["instance"].rsplit("-", 1)[-1]
+    if j.get("state") == "detached":
+        print("    %-6s %s" % (node, "(steering detached)")); continue
+    peers = ", ".join(
+        ("fwd->%s %d" % (p["node"], p["forwarded_packets"]) if p["forwarded_packets"] else "") +
+        (" " if p["forwarded_packets"] and p["decapsulated_packets"] else "") +
+        ("decap<-%s %d" % (p["node"], p["decapsulated_packets"]) if p["decapsulated_packets"] else "")
+        for p in j["peers"]) or "-"
+    drops = ["%s=%d" % (x["reason"], x["packets"]) for x in j["counters"] if x["drop"] and x["packets"]]
+    print("    %-6s %9d %9d %9d %9d %5d  %s%s" % (node,
+        c(j, "public/xdp/ingress", "forward"), c(j, "public/tc/ingress", "redirect"),
+        c(j, "mesh/tc/ingress", "decap"), c(j, "public/xdp/ingress", "local"),
+        c(j, "public/tc/egress", "mss_clamped"), peers,
+        ("  DROPS: " + " ".join(drops)) if drops else ""))'
+}
