@@ -99,7 +99,10 @@ rsts0=$(nstat_abs cl TcpEstabResets)
 declare -A out_rsts0
 for e in "${ST_EDGES[@]}"; do out_rsts0[$e]=$(nstat_abs "$e" TcpOutRsts); done
 say "transfer: ${CLIENT[*]}; flips every ${INTERVAL}s: $FLIPS"
-st_transfer "$VARIANT" "$FAM" "$SPORT" "$START" "$FLIPS" "$INTERVAL" "${CLIENT[@]}"
+# Flip lines say whether the edge owns the flow (not in the negative control: no forwarding).
+annotate=$OWNER
+[ "$VARIANT" != negative ] || annotate=
+ST_OWNER=$annotate st_transfer "$VARIANT" "$FAM" "$SPORT" "$START" "$FLIPS" "$INTERVAL" "${CLIENT[@]}"
 echo "  client: $(cat "$ST_RESULT")"
 echo "  route visited: $ST_VISITED; $ST_FLIPS flips while the transfer ran"
 st_counter_table

@@ -232,8 +232,9 @@ st_owner_line() {
 # Route the VIP to START, start the client (xfer.py client CLIENT_ARGS) from SPORT, and once
 # its handshake is done flip the route to each EDGE in turn, INTERVAL seconds apart, while the
 # transfer lasts (the flipper stops early when the client is done). Prints each flip as it
-# happens. Sets ST_RC (client exit status), ST_RESULT (client JSON file), ST_FLIPS (flips done
-# while the client ran) and ST_VISITED (edges the route pointed at, START included).
+# happens (with ST_OWNER set, also whether that edge owns the flow). Sets ST_RC (client exit
+# status), ST_RESULT (client JSON file), ST_FLIPS (flips done while the client ran) and
+# ST_VISITED (edges the route pointed at, START included).
 st_transfer() {
     local name=$1 fam=$2 sport=$3 start=$4 interval=$6
     local -a flips
@@ -257,9 +258,15 @@ st_transfer() {
             st_route "$fam" "$e"
             k=$((k + 1))
             echo "$e" >>"$flog"
-            printf '    flip %2d at +%ss: %s via %s\n' "$k" \
+            note=
+            if [ -n "${ST_OWNER:-}" ] && [ "$e" = "$ST_OWNER" ]; then
+                note="  (the owner: delivers locally)"
+            elif [ -n "${ST_OWNER:-}" ]; then
+                note="  (not the owner: forwards to $ST_OWNER through wg0)"
+            fi
+            printf '    flip %2d at +%ss: %s via %s%s\n' "$k" \
                 "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
-                "$(st_vip "$fam")" "$e"
+                "$(st_vip "$fam")" "$e" "$note"
         done
     ) &
     local fpid=$!
