@@ -8,6 +8,10 @@
 set -euo pipefail
 
 XI_BIN=${XI_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/loader/xdp-ingress}
+# Debian's python3 (a make deps package) directly: a version-manager shim first in PATH costs
+# ~0.5 s per call on a loaded machine, and the tests call it often. Stdlib only.
+XI_PY=${XI_PY:-/usr/bin/python3}
+[ -x "$XI_PY" ] || XI_PY=$(command -v python3)
 XI_PFX=${XI_PFX:-xi$$-}
 XI_TMP=$(mktemp -d /tmp/xi-e2e.XXXXXX)
 : >"$XI_TMP/pids"
@@ -169,27 +173,36 @@ xi_detach() {
     "$XI_BIN" detach --instance "$1"
 }
 
-# counter INSTANCE HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
+# Counters come from `status --json`. SRC below is an instance name, or a file holding a
+# snapshot of its status (status_json INSTANCE >FILE): one status call for many checks.
+status_json() {
+    "$XI_BIN" status --json --instance "$1"
+}
+_xi_status() {
+    if [[ "$1" == */* ]]; then cat "$1"; else status_json "$1"; fi
+}
+
+# counter SRC HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
 counter() {
-    "$XI_BIN" status --json --instance "$1" |
-        python3 -c 'import json,sys
+    _xi_status "$1" |
+        "$XI_PY" -c 'import json,sys
 j=json.load(sys.stdin)
 print(sum(c["packets"] for c in j["counters"] if c["hook"]==sys.argv[1] and c["reason"]==sys.argv[2]))' "$2" "$3"
 }
 
-# peer_counter INSTANCE NODE FIELD: a peers[] counter (forwarded_packets, decapsulated_packets,
-# ..._bytes) of INSTANCE about sibling NODE; 0 when the node has none yet.
+# peer_counter SRC NODE FIELD: a peers[] counter (forwarded_packets, decapsulated_packets,
+# ..._bytes) of SRC about sibling NODE; 0 when the node has none yet.
 peer_counter() {
-    "$XI_BIN" status --json --instance "$1" |
-        python3 -c 'import json,sys
+    _xi_status "$1" |
+        "$XI_PY" -c 'import json,sys
 j=json.load(sys.stdin)
 print(sum(p[sys.argv[2]] for p in j["peers"] if p["node"]==sys.argv[1]))' "$2" "$3"
 }
 
-# drop_counters INSTANCE: "hook reason=packets" for every drop counter that is not zero.
+# drop_counters SRC: "hook reason=packets" for every drop counter that is not zero.
 drop_counters() {
-    "$XI_BIN" status --json --instance "$1" |
-        python3 -c 'import json,sys
+    _xi_status "$1" |
+        "$XI_PY" -c 'import json,sys
 for c in json.load(sys.stdin)["counters"]:
     if c["drop"] and c["packets"]:
         print("%s %s=%d" % (c["hook"], c["reason"], c["packets"]))'

@@ -105,6 +105,7 @@ annotate=$OWNER
 ST_OWNER=$annotate st_transfer "$VARIANT" "$FAM" "$SPORT" "$START" "$FLIPS" "$INTERVAL" "${CLIENT[@]}"
 echo "  client: $(cat "$ST_RESULT")"
 echo "  route visited: $ST_VISITED; $ST_FLIPS flips while the transfer ran"
+st_snapshot
 st_counter_table
 rsts=$(($(nstat_abs cl TcpEstabResets) - rsts0))
 result=$(st_json "$ST_RESULT" result)
@@ -151,7 +152,7 @@ pass "only the owner's server saw the connection"
 # 3. MSS: the owner clamped its SYN-ACK, so the client never sends more than fits the mesh.
 mss=$(st_json "$ST_RESULT" snd_mss)
 ((mss > 0 && mss <= MSS_MAX)) || fail "client send MSS $mss, want <= $MSS_MAX"
-(($(counter "$(st_inst "$OWNER")" public/tc/egress mss_clamped) >= 1)) ||
+(($(counter "$(st_status "$OWNER")" public/tc/egress mss_clamped) >= 1)) ||
     fail "the owner counted no clamped SYN-ACK"
 pass "client send MSS $mss <= $MSS_MAX (clamped on the owner's SYN-ACK)"
 
@@ -159,24 +160,24 @@ pass "client send MSS $mss <= $MSS_MAX (clamped on the owner's SYN-ACK)"
 #    from each of them. No edge dropped anything.
 for e in $ST_VISITED; do
     [ "$e" = "$OWNER" ] && continue
-    i=$(st_inst "$e")
-    fwd=$(peer_counter "$i" "$OWNER" forwarded_packets)
-    xf=$(counter "$i" public/xdp/ingress forward)
-    rd=$(counter "$i" public/tc/ingress redirect)
-    dec=$(peer_counter "$(st_inst "$OWNER")" "$e" decapsulated_packets)
+    snap=$(st_status "$e")
+    fwd=$(peer_counter "$snap" "$OWNER" forwarded_packets)
+    xf=$(counter "$snap" public/xdp/ingress forward)
+    rd=$(counter "$snap" public/tc/ingress redirect)
+    dec=$(peer_counter "$(st_status "$OWNER")" "$e" decapsulated_packets)
     ((fwd > 0 && xf > 0 && rd > 0)) ||
         fail "$e: forwarded_packets to $OWNER=$fwd, xdp forward=$xf, tc redirect=$rd"
     ((dec > 0)) || fail "$OWNER decapsulated nothing from $e"
     pass "$e forwarded $fwd packets to $OWNER (xdp forward $xf, tc redirect $rd); $OWNER decapsulated $dec from $e"
 done
-(($(counter "$(st_inst "$OWNER")" mesh/tc/ingress decap) > 0)) || fail "owner: no mesh decap"
+(($(counter "$(st_status "$OWNER")" mesh/tc/ingress decap) > 0)) || fail "owner: no mesh decap"
 if [ "$START" != "$OWNER" ]; then
     # The handshake went through START: its SYN was forwarded (START's own server never saw
     # the connection, checked above, yet it was established before the first flip).
     pass "handshake via non-owner $START: the SYN itself was forwarded to $OWNER"
 fi
 for e in "${ST_EDGES[@]}"; do
-    drops=$(drop_counters "$(st_inst "$e")")
+    drops=$(drop_counters "$(st_status "$e")")
     [ -z "$drops" ] || fail "$e dropped packets: $drops"
 done
 pass "no drop counted on any edge"

@@ -49,7 +49,11 @@ wait_until() {
 st_build() {
     local e n i j
     ns_add cl rt "${ST_EDGES[@]}"
-    # Sysctls before the interfaces exist, so that "default" covers them too.
+    # Sysctls before the interfaces exist, so that "default" covers them too. No IPv6 DAD:
+    # a tentative link-local address delays the first neighbour discovery by a second.
+    for e in cl rt "${ST_EDGES[@]}"; do
+        nsx "$e" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    done
     nsx rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     for e in "${ST_EDGES[@]}"; do
@@ -183,7 +187,7 @@ st_attach() {
 st_servers() {
     local e
     for e in "${ST_EDGES[@]}"; do
-        ip netns exec "$(ns "$e")" python3 "$ST_DIR/xfer.py" server --port "$ST_PORT" \
+        ip netns exec "$(ns "$e")" "$XI_PY" "$ST_DIR/xfer.py" server --port "$ST_PORT" \
             --log "$XI_TMP/server-$e.log" --max-seconds 300 "$ST_VIP4" "$ST_VIP6" \
             >>"$XI_TMP/server-$e.out" 2>&1 &
         echo $! >>"$XI_TMP/pids"
@@ -212,7 +216,7 @@ st_pick_port() {
     if [ "$fam" = 6 ]; then src="[$ST_CL6]" dst="[$ST_VIP6]:$ST_PORT"; else src=$ST_CL4 dst="$ST_VIP4:$ST_PORT"; fi
     port=$(for ((p = first; p < first + 500; p++)); do echo "tcp $src:$p $dst"; done |
         "$XI_BIN" --json owner --config "$ST_CONFIG" --stdin |
-        python3 -c 'import json,sys
+        "$XI_PY" -c 'import json,sys
 for i, line in enumerate(sys.stdin):
     if json.loads(line)["owner"] == sys.argv[1]:
         print(int(sys.argv[2]) + i); break' "$owner" "$first")
@@ -273,7 +277,7 @@ st_transfer() {
     echo "$fpid" >>"$XI_TMP/pids"
 
     ST_RC=0
-    nsx cl python3 "$ST_DIR/xfer.py" client --dst "$(st_vip "$fam")" --port "$ST_PORT" \
+    nsx cl "$XI_PY" "$ST_DIR/xfer.py" client --dst "$(st_vip "$fam")" --port "$ST_PORT" \
         --src "$(st_client "$fam")" --sport "$sport" --ready "$ready" "$@" >"$ST_RESULT" ||
         ST_RC=$?
     touch "$done"
@@ -284,7 +288,7 @@ st_transfer() {
 
 # st_json FILE KEY: one field of a JSON object file ("" when absent or null).
 st_json() {
-    python3 -c 'import json,sys
+    "$XI_PY" -c 'import json,sys
 v=json.load(open(sys.argv[1])).get(sys.argv[2])
 print("" if v is None else v)' "$1" "$2"
 }
@@ -292,21 +296,32 @@ print("" if v is None else v)' "$1" "$2"
 # st_server_record EDGE SPORT: the server log line of EDGE about the client port SPORT.
 st_server_record() {
     [ -f "$XI_TMP/server-$1.log" ] || return 0
-    python3 -c 'import json,sys
+    "$XI_PY" -c 'import json,sys
 for line in open(sys.argv[1]):
     r=json.loads(line)
     if "peer" in r and r["peer"][1]==int(sys.argv[2]):
         print(line.strip())' "$XI_TMP/server-$1.log" "$2"
 }
 
-# st_counter_table: the steering counters of every edge, from `status --json`.
-st_counter_table() {
-    local e out
+# st_snapshot: save every edge's `status --json` (its counters now) for st_status; a stub
+# for an edge whose steering is detached.
+st_snapshot() {
+    local e
     for e in "${ST_EDGES[@]}"; do
-        out=$("$XI_BIN" status --json --instance "$(st_inst "$e")" 2>/dev/null) ||
-            out="{\"instance\": \"$(st_inst "$e")\", \"state\": \"detached\"}"
-        echo "$out"
-    done | python3 -c 'import json,sys
+        status_json "$(st_inst "$e")" >"$XI_TMP/status-$e.json" 2>/dev/null ||
+            echo "{\"instance\": \"$(st_inst "$e")\", \"node\": \"$e\", \"state\": \"detached\"}" \
+                >"$XI_TMP/status-$e.json"
+    done
+}
+# st_status EDGE: the file st_snapshot saved EDGE's status in (a SRC for counter & co.).
+st_status() { echo "$XI_TMP/status-$1.json"; }
+
+# st_counter_table: the steering counters of every edge, from the last st_snapshot.
+st_counter_table() {
+    local e
+    for e in "${ST_EDGES[@]}"; do
+        cat "$(st_status "$e")"
+    done | "$XI_PY" -c 'import json,sys
 dec=json.JSONDecoder(); text=sys.stdin.read(); pos=0; rows=[]
 while pos < len(text):
     if text[pos].isspace(): pos += 1; continue
@@ -315,7 +330,7 @@ def c(j, hook, reason):
     return sum(x["packets"] for x in j.get("counters", []) if x["hook"] == hook and x["reason"] == reason)
 print("    %-6s %9s %9s %9s %9s %5s  %s" % ("edge", "xdp:fwd", "tc:redir", "wg:decap", "xdp:local", "mss", "per sibling"))
 for j in rows:
-    node = j.get("node") or j["instance"].rsplit("-", 1)[-1]
+    node = j["node"]
     if j.get("state") == "detached":
         print("    %-6s %s" % (node, "(steering detached)")); continue
     peers = ", ".join(
