@@ -234,31 +234,34 @@ st_owner_line() {
 
 # st_transfer NAME FAMILY SPORT START "EDGE..." INTERVAL CLIENT_ARGS...
 # Route the VIP to START, start the client (xfer.py client CLIENT_ARGS) from SPORT, and once
-# its handshake is done flip the route to each EDGE in turn, INTERVAL seconds apart, while the
-# transfer lasts (the flipper stops early when the client is done). Prints each flip as it
-# happens (with ST_OWNER set, also whether that edge owns the flow). Sets ST_RC (client exit
-# status), ST_RESULT (client JSON file), ST_FLIPS (flips done while the client ran) and
-# ST_VISITED (edges the route pointed at, START included).
+# its handshake is done flip the route to each EDGE in turn, INTERVAL seconds apart. One
+# INTERVAL after the last flip the flipper tells the client to finish (--until), so every flip
+# happens mid-stream however slow the machine (a VM under TCG); CLIENT_ARGS bound the transfer
+# (--bytes/--seconds caps). Prints each flip as it happens (with ST_OWNER set, also whether
+# that edge owns the flow). Sets ST_RC (client exit status), ST_RESULT (client JSON file),
+# ST_FLIPS (flips done while the client ran) and ST_VISITED (edges the route pointed at,
+# START included).
 st_transfer() {
     local name=$1 fam=$2 sport=$3 start=$4 interval=$6
     local -a flips
     read -r -a flips <<<"$5"
     shift 6
     local ready=$XI_TMP/$name.ready done=$XI_TMP/$name.done flog=$XI_TMP/$name.flips
+    local flipped=$XI_TMP/$name.flipped
     ST_RESULT=$XI_TMP/$name.json
-    rm -f "$ready" "$done"
+    rm -f "$ready" "$done" "$flipped"
     : >"$flog"
     st_route "$fam" "$start"
 
-    # The flipper: bounded by the number of flips and by a 20 s wait for the handshake.
+    # The flipper: bounded by the number of flips and by a 30 s wait for the handshake.
     (
-        for _ in $(seq 200); do [ -f "$ready" ] || [ -f "$done" ] && break; sleep 0.1; done
+        for _ in $(seq 300); do [ -f "$ready" ] || [ -f "$done" ] && break; sleep 0.1; done
         [ -f "$ready" ] || exit 0
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         k=0
         for e in "${flips[@]}"; do
             sleep "$interval"
-            [ -f "$done" ] && break
+            [ -f "$done" ] && exit 0
             st_route "$fam" "$e"
             k=$((k + 1))
             echo "$e" >>"$flog"
@@ -269,16 +272,19 @@ st_transfer() {
                 note="  (not the owner: forwards to $ST_OWNER through wg0)"
             fi
             printf '    flip %2d at +%ss: %s via %s%s\n' "$k" \
-                "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
+                "$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
                 "$(st_vip "$fam")" "$e" "$note"
         done
+        sleep "$interval"
+        touch "$flipped"
     ) &
     local fpid=$!
     echo "$fpid" >>"$XI_TMP/pids"
 
     ST_RC=0
     nsx cl "$XI_PY" "$ST_DIR/xfer.py" client --dst "$(st_vip "$fam")" --port "$ST_PORT" \
-        --src "$(st_client "$fam")" --sport "$sport" --ready "$ready" "$@" >"$ST_RESULT" ||
+        --src "$(st_client "$fam")" --sport "$sport" --ready "$ready" --until "$flipped" "$@" \
+        >"$ST_RESULT" ||
         ST_RC=$?
     touch "$done"
     wait "$fpid" || true

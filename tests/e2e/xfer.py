@@ -6,13 +6,14 @@
       "<bytes> <sha256> <mss>" and append a JSON line about it to FILE. Exits after S seconds
       (a bound, in case nobody kills it).
 
-  xfer.py client --dst VIP --port P --src ADDR --sport N (--bytes B | --seconds T)
-                 [--rate MBIT] [--ready FILE] [--stall S] [--max-bytes B]
+  xfer.py client --dst VIP --port P --src ADDR --sport N [--bytes B] [--seconds T]
+                 [--until FILE] [--rate MBIT] [--ready FILE] [--stall S]
       One connection from ADDR:N. Sends a deterministic byte stream (a prime-length random
       block repeated, so a misplaced segment changes the hash), hashing exactly what the kernel
-      accepted; paced to MBIT Mbit/s when --rate is given, else as fast as TCP goes. --bytes
-      sends a fixed amount; --seconds sends for a fixed time (unpaced variants: the amount then
-      depends on the machine, the check does not). Half-closes, reads the server's line and
+      accepted; paced to MBIT Mbit/s when --rate is given, else as fast as TCP goes. Stops at
+      the first limit reached: B bytes, T seconds, or FILE existing (the route flipper creates
+      it after its last flip, so a slow machine gets a longer transfer rather than fewer flips
+      mid-stream); at least one limit is required. Half-closes, reads the server's line and
       compares byte count and sha256. --ready FILE is written once the handshake is done (the
       route flipper waits for it). Prints one JSON object; exit status:
       0 pass, 1 mismatch, 2 connect failed, 3 reset by peer, 4 stalled (no progress for
@@ -116,15 +117,16 @@ def client(args):
             f.write(str(s.getsockname()[1]))
         os.rename(args.ready + ".tmp", args.ready)  # appears complete or not at all
     t1 = time.monotonic()
-    sent = 0
+    sent, chunks = 0, 0
+    limit = args.bytes if args.bytes is not None else 1 << 62
     try:
         while True:
-            elapsed = time.monotonic() - t1
-            if args.bytes is not None:
-                want = min(CHUNK, args.bytes - sent)
-            else:
-                want = CHUNK if elapsed < args.seconds else 0
-            want = min(want, args.max_bytes - sent)
+            if args.seconds is not None and time.monotonic() - t1 >= args.seconds:
+                break
+            if args.until and chunks % 16 == 0 and os.path.exists(args.until):
+                break
+            chunks += 1
+            want = min(CHUNK, limit - sent)
             if want <= 0:
                 break
             off = sent % BLOCK_LEN
@@ -180,14 +182,15 @@ def main():
     cl.add_argument("--port", type=int, required=True)
     cl.add_argument("--src", required=True)
     cl.add_argument("--sport", type=int, required=True)
-    amount = cl.add_mutually_exclusive_group(required=True)
-    amount.add_argument("--bytes", type=int)
-    amount.add_argument("--seconds", type=float)
-    cl.add_argument("--max-bytes", type=int, default=1 << 30)
+    cl.add_argument("--bytes", type=int, help="stop after this many bytes")
+    cl.add_argument("--seconds", type=float, help="stop after this long")
+    cl.add_argument("--until", help="stop once this file exists")
     cl.add_argument("--rate", type=float, default=0, help="Mbit/s, 0 = unpaced")
     cl.add_argument("--ready")
     cl.add_argument("--stall", type=float, default=10)
     args = ap.parse_args()
+    if args.cmd == "client" and args.bytes is None and args.seconds is None and not args.until:
+        ap.error("client needs --bytes, --seconds or --until")
     sys.exit(serve(args) if args.cmd == "server" else client(args))
 
 
