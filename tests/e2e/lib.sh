@@ -113,6 +113,13 @@ wg_impl() {
     fi
 }
 
+# nsip NS: run the `ip` commands on stdin (one per line, without "ip") inside NS, in one
+# process: a VM under TCG pays ~0.1 s (much more when the host is loaded) per exec. The family
+# comes from the addresses (IPv6 default route: ::/0). Stops at the first failing line.
+nsip() {
+    ip -n "$(ns "$1")" -batch - || fail "ip -batch in $(ns "$1") failed (line above)"
+}
+
 # wg_up NS: create "wg0" in NS with a fresh key; records what it started.
 #   kernel:       ip link add wg0 type wireguard (goes away with the namespace)
 #   wireguard-go: one process per namespace with a private /run (its control socket path

@@ -95,10 +95,15 @@ if [ "$VARIANT" = negative ]; then
 fi
 
 # nstat_abs NS COUNTER: an absolute SNMP counter of namespace NS.
-nstat_abs() { nsx "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k {print $2}'; }
+nstat_abs() {
+    local k v _
+    while read -r k v _; do [ "$k" = "$2" ] && echo "$v"; done < <(nsx "$1" nstat -asz "$2")
+}
 rsts0=$(nstat_abs cl TcpEstabResets)
 declare -A out_rsts0
-for e in "${ST_EDGES[@]}"; do out_rsts0[$e]=$(nstat_abs "$e" TcpOutRsts); done
+if [ "$VARIANT" = negative ]; then
+    for e in "${ST_EDGES[@]}"; do out_rsts0[$e]=$(nstat_abs "$e" TcpOutRsts); done
+fi
 say "transfer: ${CLIENT[*]}; flips every ${INTERVAL}s: $FLIPS"
 # Flip lines say whether the edge owns the flow (not in the negative control: no forwarding).
 annotate=$OWNER
@@ -154,7 +159,7 @@ pass "only the owner's server saw the connection"
 # 3. MSS: the owner clamped its SYN-ACK, so the client never sends more than fits the mesh.
 mss=$(st_json "$ST_RESULT" snd_mss)
 ((mss > 0 && mss <= MSS_MAX)) || fail "client send MSS $mss, want <= $MSS_MAX"
-(($(counter "$(st_status "$OWNER")" public/tc/egress mss_clamped) >= 1)) ||
+(($(st_c "$OWNER" mss_clamped) >= 1)) ||
     fail "the owner counted no clamped SYN-ACK"
 pass "client send MSS $mss <= $MSS_MAX (clamped on the owner's SYN-ACK)"
 
@@ -162,24 +167,23 @@ pass "client send MSS $mss <= $MSS_MAX (clamped on the owner's SYN-ACK)"
 #    from each of them. No edge dropped anything.
 for e in $ST_VISITED; do
     [ "$e" = "$OWNER" ] && continue
-    snap=$(st_status "$e")
-    fwd=$(peer_counter "$snap" "$OWNER" forwarded_packets)
-    xf=$(counter "$snap" public/xdp/ingress forward)
-    rd=$(counter "$snap" public/tc/ingress redirect)
-    dec=$(peer_counter "$(st_status "$OWNER")" "$e" decapsulated_packets)
+    fwd=$(st_c "$e" "fwd/$OWNER")
+    xf=$(st_c "$e" xdp_forward)
+    rd=$(st_c "$e" tc_redirect)
+    dec=$(st_c "$OWNER" "decap/$e")
     ((fwd > 0 && xf > 0 && rd > 0)) ||
         fail "$e: forwarded_packets to $OWNER=$fwd, xdp forward=$xf, tc redirect=$rd"
     ((dec > 0)) || fail "$OWNER decapsulated nothing from $e"
     pass "$e forwarded $fwd packets to $OWNER (xdp forward $xf, tc redirect $rd); $OWNER decapsulated $dec from $e"
 done
-(($(counter "$(st_status "$OWNER")" mesh/tc/ingress decap) > 0)) || fail "owner: no mesh decap"
+(($(st_c "$OWNER" mesh_decap) > 0)) || fail "owner: no mesh decap"
 if [ "$START" != "$OWNER" ]; then
     # The handshake went through START: its SYN was forwarded (START's own server never saw
     # the connection, checked above, yet it was established before the first flip).
     pass "handshake via non-owner $START: the SYN itself was forwarded to $OWNER"
 fi
 for e in "${ST_EDGES[@]}"; do
-    drops=$(drop_counters "$(st_status "$e")")
+    drops=$(st_c "$e" drops)
     [ -z "$drops" ] || fail "$e dropped packets: $drops"
 done
 pass "no drop counted on any edge"

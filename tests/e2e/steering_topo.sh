@@ -46,47 +46,68 @@ wait_until() {
     return 1
 }
 
+# file_has FILE STRING: FILE exists and contains STRING (bash only: no exec per try).
+file_has() {
+    [ -f "$1" ] && [[ "$(<"$1")" == *"$2"* ]]
+}
+
 st_build() {
     local e n i j
     ns_add cl rt "${ST_EDGES[@]}"
     # Sysctls before the interfaces exist, so that "default" covers them too. No IPv6 DAD:
     # a tentative link-local address delays the first neighbour discovery by a second.
-    for e in cl rt "${ST_EDGES[@]}"; do
-        nsx "$e" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-    done
-    nsx rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    local nodad=(net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0)
+    nsx cl sysctl -qw "${nodad[@]}"
+    nsx rt sysctl -qw "${nodad[@]}" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     for e in "${ST_EDGES[@]}"; do
-        nsx "$e" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
+        nsx "$e" sysctl -qw "${nodad[@]}" \
+            net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
     done
 
     veth cl eth0 rt to-cl
-    ip -n "$(ns cl)" addr add "$ST_CL4/24" dev eth0
-    ip -n "$(ns cl)" addr add "$ST_CL6/64" dev eth0 nodad
-    ip -n "$(ns rt)" addr add 203.0.113.1/24 dev to-cl
-    ip -n "$(ns rt)" addr add 2001:db8:c::1/64 dev to-cl nodad
-    ip -n "$(ns cl)" route add default via 203.0.113.1
-    ip -n "$(ns cl)" -6 route add default via 2001:db8:c::1
-
-    for e in "${ST_EDGES[@]}"; do
-        n=$(st_idx "$e")
-        veth rt "to-$e" "$e" pub0
-        ip -n "$(ns rt)" addr add "$(st_rt4 "$n")/30" dev "to-$e"
-        ip -n "$(ns rt)" addr add "2001:db8:e$n::1/64" dev "to-$e" nodad
-        ip -n "$(ns "$e")" addr add "$(st_pub4 "$n")/30" dev pub0
-        ip -n "$(ns "$e")" addr add "2001:db8:e$n::2/64" dev pub0 nodad
-        ip -n "$(ns "$e")" route add default via "$(st_rt4 "$n")"
-        ip -n "$(ns "$e")" -6 route add default via "2001:db8:e$n::1"
-        # Anycast: every edge has the VIP as a local address; rt reaches it via a next hop.
-        ip -n "$(ns "$e")" addr add "$ST_VIP4/32" dev lo
-        ip -n "$(ns "$e")" addr add "$ST_VIP6/128" dev lo nodad
-    done
+    for e in "${ST_EDGES[@]}"; do veth rt "to-$e" "$e" pub0; done
     for ((i = 1; i <= ${#ST_EDGES[@]}; i++)); do
         for ((j = i + 1; j <= ${#ST_EDGES[@]}; j++)); do
             veth "edge$i" "und$j" "edge$j" "und$i"
-            ip -n "$(ns "edge$i")" addr add "172.16.$i$j.1/30" dev "und$j"
-            ip -n "$(ns "edge$j")" addr add "172.16.$i$j.2/30" dev "und$i"
         done
+    done
+
+    nsip cl <<EOF
+addr add $ST_CL4/24 dev eth0
+addr add $ST_CL6/64 dev eth0 nodad
+route add default via 203.0.113.1
+route add ::/0 via 2001:db8:c::1
+EOF
+    {
+        echo "addr add 203.0.113.1/24 dev to-cl"
+        echo "addr add 2001:db8:c::1/64 dev to-cl nodad"
+        for e in "${ST_EDGES[@]}"; do
+            n=$(st_idx "$e")
+            echo "addr add $(st_rt4 "$n")/30 dev to-$e"
+            echo "addr add 2001:db8:e$n::1/64 dev to-$e nodad"
+        done
+    } | nsip rt
+    for e in "${ST_EDGES[@]}"; do
+        n=$(st_idx "$e")
+        {
+            echo "addr add $(st_pub4 "$n")/30 dev pub0"
+            echo "addr add 2001:db8:e$n::2/64 dev pub0 nodad"
+            echo "route add default via $(st_rt4 "$n")"
+            echo "route add ::/0 via 2001:db8:e$n::1"
+            # Anycast: every edge has the VIP as a local address; rt reaches it via a next hop.
+            echo "addr add $ST_VIP4/32 dev lo"
+            echo "addr add $ST_VIP6/128 dev lo nodad"
+            # Underlay for WireGuard: edgeI undJ 172.16.IJ.1 -- edgeJ undI 172.16.IJ.2 (I < J).
+            for ((j = 1; j <= ${#ST_EDGES[@]}; j++)); do
+                ((j == n)) && continue
+                if ((n < j)); then
+                    echo "addr add 172.16.$n$j.1/30 dev und$j"
+                else
+                    echo "addr add 172.16.$j$n.2/30 dev und$j"
+                fi
+            done
+        } | nsip "$e"
     done
     st_route 4 edge1
     st_route 6 edge1
@@ -115,10 +136,12 @@ st_mesh() {
             if ((n < m)); then ep=172.16.$n$m.2; else ep=172.16.$m$n.1; fi
             wg_peer "$e" "$p" "$ep" "10.200.0.$m/32,fd00:200::$m/128"
         done
-        ip -n "$(ns "$e")" link set wg0 mtu "$ST_MESH_MTU"
-        ip -n "$(ns "$e")" addr add "10.200.0.$n/24" dev wg0
-        ip -n "$(ns "$e")" addr add "fd00:200::$n/64" dev wg0 nodad
-        ip -n "$(ns "$e")" link set wg0 up
+        nsip "$e" <<EOF
+link set wg0 mtu $ST_MESH_MTU
+addr add 10.200.0.$n/24 dev wg0
+addr add fd00:200::$n/64 dev wg0 nodad
+link set wg0 up
+EOF
     done
     for e in "${ST_EDGES[@]}"; do
         for p in "${ST_EDGES[@]}"; do
@@ -193,7 +216,7 @@ st_servers() {
         echo $! >>"$XI_TMP/pids"
     done
     for e in "${ST_EDGES[@]}"; do
-        wait_until 50 0.1 grep -q listening "$XI_TMP/server-$e.log" ||
+        wait_until 100 0.1 file_has "$XI_TMP/server-$e.log" listening ||
             fail "server on $e did not start: $(cat "$XI_TMP/server-$e.out")"
     done
 }
@@ -271,9 +294,9 @@ st_transfer() {
             elif [ -n "${ST_OWNER:-}" ]; then
                 note="  (not the owner: forwards to $ST_OWNER through wg0)"
             fi
-            printf '    flip %2d at +%ss: %s via %s%s\n' "$k" \
-                "$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
-                "$(st_vip "$fam")" "$e" "$note"
+            ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+            printf '    flip %2d at +%d.%02ds: %s via %s%s\n' "$k" $((ms / 1000)) \
+                $((ms % 1000 / 10)) "$(st_vip "$fam")" "$e" "$note"
         done
         sleep "$interval"
         touch "$flipped"
@@ -309,8 +332,10 @@ for line in open(sys.argv[1]):
         print(line.strip())' "$XI_TMP/server-$1.log" "$2"
 }
 
-# st_snapshot: save every edge's `status --json` (its counters now) for st_status; a stub
-# for an edge whose steering is detached.
+# st_snapshot: read every edge's `status --json` once (saved for st_status) and load its
+# counters into ST_C (one python run for all of them; see st_c) and the table that
+# st_counter_table prints. A detached edge gets a stub.
+declare -A ST_C
 st_snapshot() {
     local e
     for e in "${ST_EDGES[@]}"; do
@@ -318,36 +343,57 @@ st_snapshot() {
             echo "{\"instance\": \"$(st_inst "$e")\", \"node\": \"$e\", \"state\": \"detached\"}" \
                 >"$XI_TMP/status-$e.json"
     done
+    ST_C=()
+    "$XI_PY" - "$XI_TMP/counters.sh" "$XI_TMP/counters.txt" "${ST_EDGES[@]/#/$XI_TMP/status-}" <<'EOF'
+import json, shlex, sys
+vars_out, table_out, files = sys.argv[1], sys.argv[2], [f + ".json" for f in sys.argv[3:]]
+def c(j, hook, reason):
+    return sum(x["packets"] for x in j.get("counters", []) if x["hook"] == hook and x["reason"] == reason)
+kv, rows = {}, ["    %-6s %9s %9s %9s %9s %5s  %s" % (
+    "edge", "xdp:fwd", "tc:redir", "wg:decap", "xdp:local", "mss", "per sibling")]
+for f in files:
+    j = json.load(open(f))
+    e = j["node"]
+    if j.get("state") == "detached":
+        rows.append("    %-6s (steering detached)" % e)
+        continue
+    k = {"xdp_forward": c(j, "public/xdp/ingress", "forward"),
+         "tc_redirect": c(j, "public/tc/ingress", "redirect"),
+         "mesh_decap": c(j, "mesh/tc/ingress", "decap"),
+         "xdp_local": c(j, "public/xdp/ingress", "local"),
+         "mss_clamped": c(j, "public/tc/egress", "mss_clamped"),
+         "drops": " ".join("%s:%s=%d" % (x["hook"], x["reason"], x["packets"])
+                           for x in j["counters"] if x["drop"] and x["packets"])}
+    sib = []
+    for p in j["peers"]:
+        k["fwd/" + p["node"]] = p["forwarded_packets"]
+        k["decap/" + p["node"]] = p["decapsulated_packets"]
+        if p["forwarded_packets"]:
+            sib.append("fwd->%s %d" % (p["node"], p["forwarded_packets"]))
+        if p["decapsulated_packets"]:
+            sib.append("decap<-%s %d" % (p["node"], p["decapsulated_packets"]))
+    rows.append("    %-6s %9d %9d %9d %9d %5d  %s%s" % (e, k["xdp_forward"], k["tc_redirect"],
+        k["mesh_decap"], k["xdp_local"], k["mss_clamped"], ", ".join(sib) or "-",
+        "  DROPS: " + k["drops"] if k["drops"] else ""))
+    kv.update({e + "/" + n: v for n, v in k.items()})
+with open(vars_out, "w") as f:
+    for n, v in kv.items():
+        f.write("ST_C[%s]=%s\n" % (n, shlex.quote(str(v))))
+with open(table_out, "w") as f:
+    f.write("\n".join(rows) + "\n")
+EOF
+    # shellcheck disable=SC1091
+    source "$XI_TMP/counters.sh"
 }
 # st_status EDGE: the file st_snapshot saved EDGE's status in (a SRC for counter & co.).
 st_status() { echo "$XI_TMP/status-$1.json"; }
-
-# st_counter_table: the steering counters of every edge, from the last st_snapshot.
+# st_c EDGE NAME: a counter loaded by st_snapshot: xdp_forward, tc_redirect, mesh_decap,
+# xdp_local, mss_clamped, fwd/SIBLING, decap/SIBLING (packets; 0 if none), drops (text).
+st_c() {
+    local v=${ST_C[$1/$2]:-}
+    if [ "$2" = drops ]; then echo "$v"; else echo "${v:-0}"; fi
+}
+# st_counter_table: the steering counters of every edge, as of the last st_snapshot.
 st_counter_table() {
-    local e
-    for e in "${ST_EDGES[@]}"; do
-        cat "$(st_status "$e")"
-    done | "$XI_PY" -c 'import json,sys
-dec=json.JSONDecoder(); text=sys.stdin.read(); pos=0; rows=[]
-while pos < len(text):
-    if text[pos].isspace(): pos += 1; continue
-    j, pos = dec.raw_decode(text, pos); rows.append(j)
-def c(j, hook, reason):
-    return sum(x["packets"] for x in j.get("counters", []) if x["hook"] == hook and x["reason"] == reason)
-print("    %-6s %9s %9s %9s %9s %5s  %s" % ("edge", "xdp:fwd", "tc:redir", "wg:decap", "xdp:local", "mss", "per sibling"))
-for j in rows:
-    node = j["node"]
-    if j.get("state") == "detached":
-        print("    %-6s %s" % (node, "(steering detached)")); continue
-    peers = ", ".join(
-        ("fwd->%s %d" % (p["node"], p["forwarded_packets"]) if p["forwarded_packets"] else "") +
-        (" " if p["forwarded_packets"] and p["decapsulated_packets"] else "") +
-        ("decap<-%s %d" % (p["node"], p["decapsulated_packets"]) if p["decapsulated_packets"] else "")
-        for p in j["peers"]) or "-"
-    drops = ["%s=%d" % (x["reason"], x["packets"]) for x in j["counters"] if x["drop"] and x["packets"]]
-    print("    %-6s %9d %9d %9d %9d %5d  %s%s" % (node,
-        c(j, "public/xdp/ingress", "forward"), c(j, "public/tc/ingress", "redirect"),
-        c(j, "mesh/tc/ingress", "decap"), c(j, "public/xdp/ingress", "local"),
-        c(j, "public/tc/egress", "mss_clamped"), peers,
-        ("  DROPS: " + " ".join(drops)) if drops else ""))'
+    cat "$XI_TMP/counters.txt"
 }
