@@ -266,7 +266,7 @@ st_owner_line() {
 # START included).
 st_transfer() {
     local name=$1 fam=$2 sport=$3 start=$4 interval=$6
-    local -a flips
+    local -a flips visited
     read -r -a flips <<<"$5"
     shift 6
     local ready=$XI_TMP/$name.ready done=$XI_TMP/$name.done flog=$XI_TMP/$name.flips
@@ -311,25 +311,45 @@ st_transfer() {
         ST_RC=$?
     touch "$done"
     wait "$fpid" || true
-    ST_FLIPS=$(wc -l <"$flog")
-    ST_VISITED=$({ echo "$start" && cat "$flog"; } | sort -u | tr '\n' ' ')
+    mapfile -t visited <"$flog"
+    ST_FLIPS=${#visited[@]}
+    ST_VISITED=$(printf '%s\n' "$start" "${visited[@]}" | sort -u | tr '\n' ' ')
+    st_load_result "$sport"
 }
 
-# st_json FILE KEY: one field of a JSON object file ("" when absent or null).
-st_json() {
-    "$XI_PY" -c 'import json,sys
-v=json.load(open(sys.argv[1])).get(sys.argv[2])
-print("" if v is None else v)' "$1" "$2"
+# st_load_result SPORT: load the client's JSON result and each edge server's record of the
+# connection from client port SPORT into ST_R, in one python run (see st_r).
+declare -A ST_R
+st_load_result() {
+    ST_R=()
+    "$XI_PY" - "$ST_RESULT" "$1" "$XI_TMP/result.sh" "${ST_EDGES[@]}" <<'EOF'
+import json, os, shlex, sys
+result, sport, out, edges = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+kv = {}
+try:
+    kv.update(json.load(open(result)))
+except (OSError, ValueError) as e:
+    kv["result"] = "no result (%s)" % e
+for e in edges:
+    log = os.path.join(os.path.dirname(out), "server-%s.log" % e)
+    recs = [json.loads(line) for line in open(log)] if os.path.exists(log) else []
+    recs = [r for r in recs if "peer" in r and r["peer"][1] == sport]
+    kv["server/" + e] = json.dumps(recs[-1]) if recs else ""
+    if recs:
+        kv.update({"server/%s/%s" % (e, k): v for k, v in recs[-1].items() if k != "peer"})
+with open(out, "w") as f:
+    for k, v in kv.items():
+        f.write("ST_R[%s]=%s\n" % (shlex.quote(k), shlex.quote("" if v is None else str(v))))
+EOF
+    # shellcheck disable=SC1091
+    source "$XI_TMP/result.sh"
 }
-
-# st_server_record EDGE SPORT: the server log line of EDGE about the client port SPORT.
-st_server_record() {
-    [ -f "$XI_TMP/server-$1.log" ] || return 0
-    "$XI_PY" -c 'import json,sys
-for line in open(sys.argv[1]):
-    r=json.loads(line)
-    if "peer" in r and r["peer"][1]==int(sys.argv[2]):
-        print(line.strip())' "$XI_TMP/server-$1.log" "$2"
+# st_r KEY: a field of the client's result (result, sent, server_bytes, sha256_match (True or
+# False), sha256, snd_mss, total_retrans, mbit_s, error...) or of an edge's server record
+# (server/EDGE: the whole record, "" if that server never saw the connection;
+# server/EDGE/bytes, server/EDGE/sha256, server/EDGE/error).
+st_r() {
+    echo "${ST_R[$1]:-}"
 }
 
 # st_snapshot: read every edge's `status --json` once (saved for st_status) and load its

@@ -58,7 +58,8 @@ def serve(args):
             f.write(json.dumps(rec) + "\n")
 
     def handle(c, peer):
-        h, n, err = hashlib.sha256(), 0, None
+        h, n = hashlib.sha256(), 0
+        rec = {"peer": list(peer[:2])}
         c.settimeout(30)
         try:
             while True:
@@ -68,10 +69,11 @@ def serve(args):
                 h.update(b)
                 n += len(b)
             mss = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+            # Logged before the answer: once the client has it, the record is there.
+            log(dict(rec, bytes=n, sha256=h.hexdigest(), mss=mss, error=None))
             c.sendall(f"{n} {h.hexdigest()} {mss}\n".encode())
         except OSError as e:  # a reset or a stall ends up here
-            err = repr(e)
-        log({"peer": list(peer[:2]), "bytes": n, "sha256": h.hexdigest(), "error": err})
+            log(dict(rec, bytes=n, sha256=h.hexdigest(), error=repr(e)))
         c.close()
 
     def listen(addr):
