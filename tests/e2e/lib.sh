@@ -155,14 +155,14 @@ wg_set() {
     if [ "$XI_WG_IMPL" = kernel ]; then
         ip netns exec "$(ns "$n")" wg "$@"
     else
-        nsenter -t "$(cat "$XI_TMP/wg-$n.pid")" -m -n wg "$@"
+        nsenter -t "$(<"$XI_TMP/wg-$n.pid")" -m -n wg "$@"
     fi
 }
 
 # wg_peer NS PEER_NS ENDPOINT ALLOWED_IPS: add PEER_NS's key as a peer of NS.
 wg_peer() {
     wg_set "$1" set wg0 listen-port 51820 private-key "$XI_TMP/$1.key" \
-        peer "$(cat "$XI_TMP/$2.pub")" endpoint "$3:51820" allowed-ips "$4" persistent-keepalive 1
+        peer "$(<"$XI_TMP/$2.pub")" endpoint "$3:51820" allowed-ips "$4" persistent-keepalive 1
 }
 
 # xi_attach NS INSTANCE ARGS...: attach an instance inside NS (joins only the network
