@@ -222,14 +222,18 @@ st_servers() {
 }
 
 # st_route FAMILY EDGE: the router's anycast route for the VIP now points at EDGE.
-st_route() {
+# st_route_cmd prints the same as a line for `ip -batch` (the flipper feeds a running one).
+st_route_cmd() {
     local n
     n=$(st_idx "$2")
     if [ "$1" = 6 ]; then
-        ip -n "$(ns rt)" -6 route replace "$ST_VIP6/128" via "2001:db8:e$n::2" dev "to-$2"
+        echo "route replace $ST_VIP6/128 via 2001:db8:e$n::2 dev to-$2"
     else
-        ip -n "$(ns rt)" route replace "$ST_VIP4/32" via "$(st_pub4 "$n")" dev "to-$2"
+        echo "route replace $ST_VIP4/32 via $(st_pub4 "$n") dev to-$2"
     fi
+}
+st_route() {
+    st_route_cmd "$@" | nsip rt
 }
 
 # st_pick_port OWNER FAMILY FIRST: the first client source port >= FIRST whose flow to the VIP
@@ -276,16 +280,27 @@ st_transfer() {
     : >"$flog"
     st_route "$fam" "$start"
 
-    # The flipper: bounded by the number of flips and by a 30 s wait for the handshake.
+    # The flipper: bounded by the number of flips and by a 30 s wait for the handshake. No
+    # exec per flip (a VM under TCG pays up to seconds per exec on a loaded host): it sleeps
+    # with `read -t` on a pipe nobody writes to, and feeds the route changes to one `ip -batch`
+    # reading a FIFO.
+    local rtfifo=$XI_TMP/$name.rt
+    rm -f "$rtfifo"
+    mkfifo "$rtfifo"
     (
-        for _ in $(seq 300); do [ -f "$ready" ] || [ -f "$done" ] && break; sleep 0.1; done
+        exec {tick}<> <(:)
+        nap() { read -rt "$1" -u "$tick" _ || true; }
+        for _ in $(seq 300); do [ -f "$ready" ] || [ -f "$done" ] && break; nap 0.1; done
         [ -f "$ready" ] || exit 0
+        ip -n "$(ns rt)" -force -batch "$rtfifo" &
+        echo $! >>"$XI_TMP/pids"
+        exec {rt}>"$rtfifo"
         t0=$EPOCHREALTIME
         k=0
         for e in "${flips[@]}"; do
-            sleep "$interval"
+            nap "$interval"
             [ -f "$done" ] && exit 0
-            st_route "$fam" "$e"
+            st_route_cmd "$fam" "$e" >&"$rt"
             k=$((k + 1))
             echo "$e" >>"$flog"
             note=
@@ -298,8 +313,10 @@ st_transfer() {
             printf '    flip %2d at +%d.%02ds: %s via %s%s\n' "$k" $((ms / 1000)) \
                 $((ms % 1000 / 10)) "$(st_vip "$fam")" "$e" "$note"
         done
-        sleep "$interval"
+        nap "$interval"
         touch "$flipped"
+        exec {rt}>&- # ip -batch sees EOF and exits
+        wait
     ) &
     local fpid=$!
     echo "$fpid" >>"$XI_TMP/pids"
