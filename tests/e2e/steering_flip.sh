@@ -70,7 +70,6 @@ st_build
 st_mesh
 pass "namespaces, veth underlay and a full wg0 mesh between the 3 edges"
 st_write_config
-"$XI_BIN" validate "$ST_CONFIG" >/dev/null || fail "the test's fleet file does not validate"
 
 for e in "${ST_EDGES[@]}"; do
     st_attach "$e"

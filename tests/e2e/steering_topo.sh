@@ -244,12 +244,17 @@ st_route() {
 st_pick_port() {
     local owner=$1 fam=$2 first=$3 src dst port
     if [ "$fam" = 6 ]; then src="[$ST_CL6]" dst="[$ST_VIP6]:$ST_PORT"; else src=$ST_CL4 dst="$ST_VIP4:$ST_PORT"; fi
-    port=$(for ((p = first; p < first + 500; p++)); do echo "tcp $src:$p $dst"; done |
-        "$XI_BIN" --json owner --config "$ST_CONFIG" --stdin |
-        "$XI_PY" -c 'import json,sys
-for i, line in enumerate(sys.stdin):
-    if json.loads(line)["owner"] == sys.argv[1]:
-        print(int(sys.argv[2]) + i); break' "$owner" "$first")
+    local i=0 line re='"owner":"([^"]*)"'
+    port=
+    # One JSON object per input line, in order; read them all (no early exit: SIGPIPE).
+    while read -r line; do
+        if [ -z "$port" ] && [[ "$line" =~ $re ]] && [ "${BASH_REMATCH[1]}" = "$owner" ]; then
+            port=$((first + i))
+        fi
+        i=$((i + 1))
+    done < <(for ((p = first; p < first + 500; p++)); do echo "tcp $src:$p $dst"; done |
+        "$XI_BIN" --json owner --config "$ST_CONFIG" --stdin)
+    ((i == 500)) || fail "owner --stdin answered $i of 500 flows"
     [ -n "$port" ] || fail "no source port in $first..$((first + 499)) is owned by $owner"
     echo "$port"
 }
