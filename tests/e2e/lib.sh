@@ -87,7 +87,7 @@ ns_add() {
     local n
     for n in "$@"; do
         ip netns add "$(ns "$n")"
-        echo "$(ns "$n")" >>"$XI_TMP/netns"
+        ns "$n" >>"$XI_TMP/netns"
         ip -n "$(ns "$n")" link set lo up
     done
 }
@@ -104,38 +104,89 @@ veth() {
     ip -n "$(ns "$3")" link set "$4" up
 }
 
-# wg_up NS: start wireguard-go "wg0" in NS with a private /run (its control socket path is not
-# per network namespace) and a fresh key; prints nothing, records the pid.
+# WireGuard implementation for wg0: the kernel module where the running kernel has it (the VM
+# tests on Debian's 6.1/6.12 kernels), wireguard-go otherwise (this host has no module).
+# XI_WG=kernel|go forces one. Probed once per test, in a scratch namespace, so that nothing
+# is left behind in the caller's namespace; prints which one is used.
+XI_WG_IMPL=
+wg_impl() {
+    [ -n "$XI_WG_IMPL" ] && return 0
+    case "${XI_WG:-auto}" in
+    kernel | go) XI_WG_IMPL=$XI_WG ;;
+    auto)
+        local probe="${XI_PFX}wgprobe"
+        XI_WG_IMPL=go
+        # The module may not be loaded yet; `ip link add` alone autoloads it only where
+        # request_module works, so ask modprobe first (quietly: absent is a normal answer).
+        modprobe -q wireguard 2>/dev/null || true
+        ip netns add "$probe"
+        echo "$probe" >>"$XI_TMP/netns"
+        if ip -n "$probe" link add wgprobe type wireguard 2>/dev/null; then
+            XI_WG_IMPL=kernel
+        fi
+        ip netns del "$probe"
+        ;;
+    *) fail "XI_WG must be kernel, go or auto (got '$XI_WG')" ;;
+    esac
+    if [ "$XI_WG_IMPL" = kernel ]; then
+        echo "  wireguard: kernel module (ip link add wg0 type wireguard)"
+    else
+        echo "  wireguard: wireguard-go $(wireguard-go --version 2>/dev/null | awk '{print $2; exit}') (userspace TUN; no kernel module here)"
+    fi
+}
+
+# nsip NS: run the `ip` commands on stdin (one per line, without "ip") inside NS, in one
+# process: a VM under TCG pays ~0.1 s (much more when the host is loaded) per exec. The family
+# comes from the addresses (IPv6 default route: ::/0). Stops at the first failing line.
+nsip() {
+    ip -n "$(ns "$1")" -batch - || fail "ip -batch in $(ns "$1") failed (line above)"
+}
+
+# wg_up NS: create "wg0" in NS with a fresh key; records what it started.
+#   kernel:       ip link add wg0 type wireguard (goes away with the namespace)
+#   wireguard-go: one process per namespace with a private /run (its control socket path
+#                 /run/wireguard/wg0.sock is not per network namespace); pid recorded.
+# Configure it with wg_set / wg_peer, which talk to whichever implementation it is.
 wg_up() {
     local n=$1 full
     full=$(ns "$n")
-    # A fresh VM (vmtest) has no /dev/net/tun until the module is loaded.
-    [ -e /dev/net/tun ] || modprobe tun
+    wg_impl
+    # A fresh VM (vmtest) has no /dev/net/tun until the module is loaded (wireguard-go only).
+    [ "$XI_WG_IMPL" = kernel ] || [ -e /dev/net/tun ] || modprobe tun
     (umask 077 && wg genkey >"$XI_TMP/$n.key")
     wg pubkey <"$XI_TMP/$n.key" >"$XI_TMP/$n.pub"
+    if [ "$XI_WG_IMPL" = kernel ]; then
+        ip -n "$full" link add wg0 type wireguard ||
+            fail "cannot create a kernel wg0 in $full (XI_WG=go uses wireguard-go)"
+        return 0
+    fi
     ip netns exec "$full" unshare -m --propagation private \
         sh -c 'mount -t tmpfs tmpfs /run && exec wireguard-go -f wg0' >"$XI_TMP/wg-$n.log" 2>&1 &
     echo $! >>"$XI_TMP/pids"
     echo $! >"$XI_TMP/wg-$n.pid"
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         ip -n "$full" link show wg0 >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     fail "wireguard-go did not create wg0 in $full: $(cat "$XI_TMP/wg-$n.log")"
 }
 
-# wg_set NS ARGS...: run `wg ARGS` against NS's wireguard-go.
+# wg_set NS ARGS...: run `wg ARGS` against NS's wg0 (kernel: netlink in NS; wireguard-go: its
+# UAPI socket in its private /run, so join its mount namespace too).
 wg_set() {
     local n=$1
     shift
-    nsenter -t "$(cat "$XI_TMP/wg-$n.pid")" -m -n wg "$@"
+    if [ "$XI_WG_IMPL" = kernel ]; then
+        ip netns exec "$(ns "$n")" wg "$@"
+    else
+        nsenter -t "$(<"$XI_TMP/wg-$n.pid")" -m -n wg "$@"
+    fi
 }
 
 # wg_peer NS PEER_NS ENDPOINT ALLOWED_IPS: add PEER_NS's key as a peer of NS.
 wg_peer() {
     wg_set "$1" set wg0 listen-port 51820 private-key "$XI_TMP/$1.key" \
-        peer "$(cat "$XI_TMP/$2.pub")" endpoint "$3:51820" allowed-ips "$4" persistent-keepalive 1
+        peer "$(<"$XI_TMP/$2.pub")" endpoint "$3:51820" allowed-ips "$4" persistent-keepalive 1
 }
 
 # xi_attach NS INSTANCE ARGS...: attach an instance inside NS (joins only the network
@@ -147,9 +198,24 @@ xi_attach() {
     "$XI_BIN" attach --netns "$(ns "$n")" --instance "$inst" "$@"
 }
 
-# counter INSTANCE HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
+# xi_detach INSTANCE: detach an instance attached with xi_attach (cleanup detaches it again:
+# detach is idempotent).
+xi_detach() {
+    "$XI_BIN" detach --instance "$1"
+}
+
+# Counters come from `status --json`. SRC below is an instance name, or a file holding a
+# snapshot of its status (status_json INSTANCE >FILE): one status call for many checks.
+status_json() {
+    "$XI_BIN" status --json --instance "$1"
+}
+_xi_status() {
+    if [[ "$1" == */* ]]; then cat "$1"; else status_json "$1"; fi
+}
+
+# counter SRC HOOK REASON: packets counted at hook ("public/xdp/ingress") and reason label.
 counter() {
-    "$XI_BIN" status --json --instance "$1" |
+    _xi_status "$1" |
         "$XI_PY" -c 'import json,sys
 j=json.load(sys.stdin)
 print(sum(c["packets"] for c in j["counters"] if c["hook"]==sys.argv[1] and c["reason"]==sys.argv[2]))' "$2" "$3"
@@ -341,4 +407,22 @@ bpffs_private() {
     mkdir -p "$1"
     mount -t bpf bpf "$1"
     echo "$1" >>"$XI_TMP/mounts"
+}
+
+# peer_counter SRC NODE FIELD: a peers[] counter (forwarded_packets, decapsulated_packets,
+# ..._bytes) of SRC about sibling NODE; 0 when the node has none yet.
+peer_counter() {
+    _xi_status "$1" |
+        "$XI_PY" -c 'import json,sys
+j=json.load(sys.stdin)
+print(sum(p[sys.argv[2]] for p in j["peers"] if p["node"]==sys.argv[1]))' "$2" "$3"
+}
+
+# drop_counters SRC: "hook reason=packets" for every drop counter that is not zero.
+drop_counters() {
+    _xi_status "$1" |
+        "$XI_PY" -c 'import json,sys
+for c in json.load(sys.stdin)["counters"]:
+    if c["drop"] and c["packets"]:
+        print("%s %s=%d" % (c["hook"], c["reason"], c["packets"]))'
 }
