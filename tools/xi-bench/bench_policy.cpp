@@ -242,15 +242,26 @@ int bench_policy(const Options &o, size_t prefixes, size_t rules)
         for (size_t k = 0; k < kinds.size(); k++) {
             auto &s = find_case(cases, "small v4 [" + label + "] " + kinds[k].name);
             auto &l = find_case(cases, "large v4 [" + label + "] " + kinds[k].name);
+            auto &ms = find_case(cases, "small v4 " + kinds[k].name);
+            auto &ml = find_case(cases, "large v4 " + kinds[k].name);
             auto &fl = find_case(cases, "floor v4");
             Summary rs = k == 0 ? corrected(s, fl, e) : ratio(s, e);
             Summary rl = k == 0 ? corrected(l, fl, e) : ratio(l, e);
+            // Paired, per round: this build's cost over the compared object's.
+            auto paired = [&](const Case &mine, const Case &other) {
+                std::vector<double> v;
+                for (size_t r = 0; r < mine.ns.size(); r++) {
+                    double sub = k == 0 ? fl.ns[r] - e.ns[r] : 0;
+                    v.push_back((mine.ns[r] - sub) / (other.ns[r] - sub));
+                }
+                return fmt_ratio(summarize(v));
+            };
+            std::string note =
+                "this build / " + label + ": small " + paired(ms, s) + ", large " + paired(ml, l);
+            if (!s.note.empty() || !l.note.empty())
+                note = "counted: small " + s.note + ", large " + l.note;
             printf("| [%s] %s | IPv4 | %s | %s | %s |\n", label.c_str(), kinds[k].name.c_str(),
-                   fmt_ratio(rs).c_str(), fmt_ratio(rl).c_str(),
-                   (s.note.empty() && l.note.empty()
-                        ? ""
-                        : "counted: small " + s.note + ", large " + l.note)
-                       .c_str());
+                   fmt_ratio(rs).c_str(), fmt_ratio(rl).c_str(), note.c_str());
         }
     printf("\nFloor for context only (not a claim): empty TC %s ns/run (thread CPU time / "
            "repeat).\n",

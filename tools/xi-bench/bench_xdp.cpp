@@ -184,9 +184,16 @@ int bench_xdp(const Options &o)
     for (const auto &[label, obj] : extra)
         for (const auto &p : paths) {
             auto &w = find_case(cases, "wrapped " + p.name + " [" + label + "]");
+            auto &mine = find_case(cases, "wrapped " + p.name);
+            std::vector<double> paired; // this build over the compared object, wrapper removed
+            for (size_t r = 0; r < w.ns.size(); r++)
+                paired.push_back((mine.ns[r] - f.ns[r] + e.ns[r]) / (w.ns[r] - f.ns[r] + e.ns[r]));
+            std::string note = w.note.empty()
+                                   ? "this build / " + label + ": " + fmt_ratio(summarize(paired))
+                                   : "counted: " + w.note;
             printf("| %s [%s] | | %s | **%s** | %s |\n", p.name.c_str(), label.c_str(),
                    fmt_ratio(ratio(w, e)).c_str(), fmt_ratio(corrected(w, f, e)).c_str(),
-                   w.note.empty() ? "" : ("counted: " + w.note).c_str());
+                   note.c_str());
         }
     printf("\nwrapped - wrapper = (wrapped - (wrapper + empty) + empty) / empty, per round; "
            "median (min-max) over rounds.\n");
