@@ -97,12 +97,15 @@ static __always_inline int xi_ct_lookup(const struct xi_gen_config *cfg, const s
     struct xi_ct_key k;
     int src_is_a = xi_ct_key_of(&k, &p->src, &p->dst, p->sport, p->dport, p->proto);
     struct xi_ct *ct = bpf_map_lookup_elem(&xi_ct, &k);
-    __u64 now = bpf_ktime_get_ns();
     int from_init;
     __u8 f = p->tcp_flags;
+    __u64 now;
 
     if (!ct)
         return XI_CT_MISS;
+    /* Only now: a clock read is not free (tens of ns where the TSC is virtualised), and most
+     * misses are new or denied flows. */
+    now = bpf_ktime_get_ns();
     if (now - ct->last_ns > xi_ct_timeout_ns(cfg, p->proto, ct->state)) {
         bpf_map_delete_elem(&xi_ct, &k);
         return XI_CT_MISS;

@@ -30,10 +30,11 @@ struct {
 static __always_inline int xi_event_allowed(const struct xi_gen_config *cfg, __u32 bucket)
 {
     struct xi_tokens *t = bpf_map_lookup_elem(&xi_event_tokens, &bucket);
-    __u64 now = bpf_ktime_get_ns(), cost, cap;
+    __u64 now, cost, cap;
 
     if (!t || !cfg->events_per_sec)
         return 0;
+    now = bpf_ktime_get_ns(); /* not before: events may be off, and a clock read costs */
     cost = 1000000000ULL / cfg->events_per_sec;
     cap = cost * (cfg->events_burst ? cfg->events_burst : 1);
     t->tokens += now - t->last_ns;

@@ -1,0 +1,218 @@
+// xi-bench: shared pieces (docs/benchmarks.md explains the method).
+//
+// Every figure xi-bench reports is a ratio to an empty program measured in the same process,
+// in the same round, the same way: the machine is a shared, noisy VM, so absolute times are
+// printed for context only. Each measurement is repeated over rounds (interleaved, the order
+// rotated per round) and summarised as median and min..max of the per-round ratios.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compile.h"
+#include "datapath.h"
+#include "error.h"
+#include "packet.h"
+#include "publish.h"
+
+struct bpf_object;
+
+namespace xi::bench
+{
+
+using test::Bytes;
+
+// Set by SIGINT/SIGTERM; long loops check it through check_interrupted() (throws), so the
+// RAII cleanups (pins, links, namespaces) run.
+extern std::atomic<bool> g_interrupted;
+void install_signal_handlers();
+void check_interrupted();
+
+struct Options {
+    std::string tag;     // prefix of pin directories and the network namespace
+    int rounds = 11;     // interleaved rounds per measurement
+    uint32_t repeat = 0; // test_run repeat count; 0: the section's default
+    Options with_repeat(uint32_t dflt) const
+    {
+        Options o = *this;
+        if (!o.repeat)
+            o.repeat = dflt;
+        return o;
+    }
+    int cpu = -1; // pin to this CPU (-1: the last one)
+    bool verbose = false;
+    // LABEL=OBJECT: also measure the program of this .bpf.o (e.g. the datapath before a change)
+    // against the same maps, in the same rounds: before/after figures from one process.
+    std::vector<std::string> compare;
+};
+
+// ---- statistics ------------------------------------------------------------------------
+struct Summary {
+    double median = 0, min = 0, max = 0;
+    size_t n = 0;
+};
+Summary summarize(std::vector<double> v);
+std::string fmt(double v, int prec = 2);
+std::string fmt_ratio(const Summary &s); // "2.31x (2.20-2.45)"
+std::string fmt_ns(const Summary &s);    // "23.1 (22.0-24.5)"
+
+// ---- a scratch instance: the real objects, pinned maps, one published generation -------
+using Counters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>; // (hook, reason) -> packets
+Counters operator-(const Counters &after, const Counters &before);
+std::string describe(const Counters &c); // "xdp/forward=4 xdp/local_fallback=999996"
+
+class Instance
+{
+public:
+    // edge: load the public-interface objects too. Throws on config errors.
+    Instance(const std::string &pin_dir, const std::string &yaml, const std::string &node,
+             bool edge);
+    ~Instance();
+    Instance(const Instance &) = delete;
+    Instance &operator=(const Instance &) = delete;
+
+    void publish(uint32_t mesh_ifindex); // compile + publish the config again (a reload)
+    int prog(Prog p) const { return dp_->prog_fd(p); }
+    int map(const std::string &name) const { return dp_->map_fd(name); }
+    Counters counters() const;
+    const GenContent &gen() const { return gen_; }
+    uint16_t node_slot(const std::string &name) const;
+    const std::string &dir() const { return dir_; }
+
+private:
+    std::string dir_, yaml_, node_;
+    std::unique_ptr<Datapath> dp_;
+    std::unique_ptr<GenMaps> maps_;
+    GenContent gen_;
+    uint64_t generation_ = 0;
+};
+
+// Another build of a datapath object, loaded against an instance's pinned maps.
+class ExtraObject
+{
+public:
+    ExtraObject(const std::string &path, const Instance &in);
+    ~ExtraObject();
+    ExtraObject(const ExtraObject &) = delete;
+    ExtraObject &operator=(const ExtraObject &) = delete;
+    int prog(const std::string &name) const;
+
+private:
+    ::bpf_object *obj_ = nullptr;
+};
+
+std::string pin_dir_for(const Options &o, const std::string &what);
+void remove_pin_dir(const std::string &dir);
+
+// ---- BPF_PROG_TEST_RUN timing ----------------------------------------------------------
+struct Timing {
+    double ns = 0;          // per run: thread CPU time of the syscall / repeat (sub-ns resolution)
+    uint32_t kernel_ns = 0; // the kernel's own figure (integer ns, truncated)
+    uint32_t retval = 0;
+};
+// Runs prog_fd `repeat` times on pkt (XDP or skb test_run, same syscall).
+Timing test_run(int prog_fd, const Bytes &pkt, uint32_t repeat);
+// One run, returning the output packet (for sanity checks).
+Bytes test_run_once(int prog_fd, const Bytes &pkt, uint32_t *retval);
+
+// One measured case of a test_run benchmark. run_cases() runs every case once per round, in an
+// order rotated per round, and checks after each run that the counters moved exactly as
+// expected (repeat x `expect`), so a measurement can never silently take another path.
+struct Case {
+    std::string name;
+    int prog_fd = -1;
+    Bytes pkt;
+    std::function<void()> before;   // e.g. point a wrapper's tail call at the program under test
+    const Instance *inst = nullptr; // whose counters to check (nullptr: none)
+    Counters expect;                // per run
+    bool strict = true;             // false: record what happened in `note` instead of failing
+    std::vector<double> ns;         // per round
+    std::vector<double> kernel_ns;
+    std::string note;
+};
+Case make_case(std::string name, int prog_fd, Bytes pkt, std::function<void()> before,
+               const Instance *inst, Counters expect);
+void run_cases(const Options &o, std::vector<Case> &cases);
+Case &find_case(std::vector<Case> &cases, const std::string &name);
+// Per-round ratio a/b, and the wrapper-corrected ratio (w - floor + empty) / empty.
+Summary ratio(const Case &a, const Case &b);
+Summary ratio_kernel(const Case &a, const Case &b);
+Summary corrected(const Case &wrapped, const Case &floor, const Case &empty);
+
+// run_time_ns / run_cnt of a program (bpf_stats must be enabled).
+struct ProgStats {
+    uint64_t ns = 0, cnt = 0;
+};
+ProgStats prog_stats(int prog_fd);
+// Keeps kernel.bpf_stats_enabled on while alive (BPF_ENABLE_STATS: no sysctl left behind).
+class StatsEnabled
+{
+public:
+    StatsEnabled();
+    ~StatsEnabled();
+    StatsEnabled(const StatsEnabled &) = delete;
+    StatsEnabled &operator=(const StatsEnabled &) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+// Program facts for the report: xlated/jited size, verified instructions, map count.
+struct ProgFacts {
+    std::string name;
+    uint32_t xlated = 0, jited = 0, verified = 0, maps = 0;
+};
+ProgFacts prog_facts(int prog_fd);
+
+// ---- network namespace with veth pairs (created with ip(8), removed on destruction) -----
+class Netns
+{
+public:
+    explicit Netns(const std::string &name);
+    ~Netns();
+    Netns(const Netns &) = delete;
+    Netns &operator=(const Netns &) = delete;
+
+    void veth(const std::string &a, const std::string &b); // both ends up, IPv6 off
+    void enter();                                          // setns(CLONE_NEWNET), this thread
+    void leave();
+    uint32_t ifindex(const std::string &ifname) const; // after enter()
+    uint64_t rx_packets(const std::string &ifname) const;
+    const std::string &name() const { return name_; }
+
+private:
+    std::string name_;
+    int home_fd_ = -1;
+    bool entered_ = false;
+};
+
+void run_cmd(const std::vector<std::string> &argv, bool quiet_fail = false); // throws on failure
+
+// ---- steering fixtures shared by the XDP sections --------------------------------------
+std::string steer_yaml(); // 8 edges, an IPv4 and an IPv6 VIP; run as edge-0
+struct XdpPackets {
+    Bytes nonvip4, local4, fwd4, nonvip6, local6, fwd6; // TCP ACK + 64 bytes, client -> VIP
+};
+XdpPackets xdp_packets(const Instance &in);
+// What xib_xdp_wrap/gen rewrite into every frame (nullptr: nothing).
+void set_restore(int restore_map_fd, const Bytes *pkt);
+
+// ---- sections --------------------------------------------------------------------------
+int bench_xdp(const Options &o);
+int bench_policy(const Options &o, size_t prefixes, size_t rules);
+int bench_live(const Options &o, uint32_t packets);
+int bench_rate(const Options &o, double seconds);
+int bench_load(const Options &o, size_t prefixes, size_t rules, size_t edges);
+
+// Pins this thread to one CPU (-1: the last online one); returns the CPU.
+int pin_cpu(int cpu);
+
+void print_header(const std::string &title);
+
+} // namespace xi::bench
