@@ -12,7 +12,7 @@
 #   detach.
 # Then: without any one of the unit's capabilities the attach fails with a clear error and
 # leaves nothing attached; --netns (setns) needs CAP_SYS_ADMIN on top, and says so.
-# With strace: every syscall the agent made is allowed by the unit's SystemCallFilter=, every
+# With strace (Makefile DEPS): every syscall the agent made is allowed by the unit's SystemCallFilter=, every
 # socket family by RestrictAddressFamilies=, every path it wrote is under ReadWritePaths=.
 source "$(dirname "$0")/lib.sh"
 require_privileges
@@ -116,9 +116,10 @@ agent_host() {
         --no-new-privs -- "$XI_BIN" "$@"
 }
 http() { nsenter --net="$NSPATH" -- curl -s -o "$XI_TMP/body" -w '%{http_code}' "http://127.0.0.1:9470$1"; }
+# awk reads to the end: exiting early would SIGPIPE curl and fail the pipeline (pipefail).
 metric() { # NAME [LABEL-SUBSTRING]: value of the first matching sample
     nsenter --net="$NSPATH" -- curl -sf http://127.0.0.1:9470/metrics |
-        awk -v n="$1" -v l="${2:-}" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'
+        awk -v n="$1" -v l="${2:-}" '!done && index($0, n "{") == 1 && index($0, l) { print $NF; done = 1 }'
 }
 wait_for() { # SECONDS CMD...: until CMD succeeds
     local deadline=$((SECONDS + $1))
