@@ -173,6 +173,7 @@ echo "$launcher" >>"$XI_TMP/pids"
 serve_pid=
 wait_for 5 eval 'serve_pid=$(pgrep -f -- "^$XI_BIN serve .*--instance $INST")' ||
     fail "serve did not start: $(cat "$XI_TMP/serve.log")"
+echo "$serve_pid" >>"$XI_TMP/pids" # strace's child survives a kill of strace: clean it up too
 wait_for 15 sh -c "[ \"\$(nsenter --net=$NSPATH -- curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9470/healthz)\" = 200 ]" ||
     fail "serve never answered /healthz: $(cat "$XI_TMP/serve.log")"
 want=$(cap_mask "${unit_caps[@]}")
