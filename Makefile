@@ -10,7 +10,7 @@ BUILD_DIR ?= build
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake ninja-build g++ \
 	libcli11-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev \
 	libcivetweb-dev nlohmann-json3-dev libssl-dev clang-format iproute2 wireguard-tools wireguard-go \
-	iputils-ping ethtool tcpdump nftables prometheus curl python3 util-linux procps kmod
+	iputils-ping ethtool tcpdump nftables prometheus curl python3 util-linux procps kmod strace
 
 .PHONY: all deps bpffs build test demo bench format clean
 

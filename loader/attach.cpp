@@ -258,4 +258,22 @@ void replace_program(const std::string &pin_dir, Attachment &a, int new_prog_fd)
     a.prog_id = prog_id_of(new_prog_fd);
 }
 
+bool clsact_attached(const Attachment &a)
+{
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(a.ifindex, name) && a.ifname == name) {
+        bool ingress = a.hook == XI_HOOK_TC_PUBLIC_INGRESS || a.hook == XI_HOOK_TC_MESH_INGRESS;
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(a.ifindex),
+                    .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = a.tc_handle, .priority = a.tc_priority);
+        if (bpf_tc_query(&hook, &opts) == 0 && opts.prog_id == a.prog_id)
+            return true;
+    }
+    int fd = bpf_prog_get_fd_by_id(a.prog_id);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 } // namespace xi

@@ -31,6 +31,12 @@ Attachment attach_tc(const AttachSpec &s, bool ingress, std::string *note);
 void detach(const std::string &pin_dir, const Attachment &a);
 // Atomic program replacement: bpf_link_update for links, tc filter replace for clsact.
 void replace_program(const std::string &pin_dir, Attachment &a, int new_prog_fd);
+// Is the clsact filter recorded at attach still there, running our program? Asked over
+// netlink (RTM_GETTFILTER needs no capability) in this network namespace; when the
+// interface is not here (another namespace) or the filter does not match, falls back to
+// whether the program still exists (BPF_PROG_GET_FD_BY_ID, which needs CAP_SYS_ADMIN: the
+// agent runs without it, see docs/deploy.md).
+bool clsact_attached(const Attachment &a);
 
 uint32_t prog_id_of(int prog_fd);
 // Whether the interface has an Ethernet header (ARPHRD_ETHER) - selects the L2/L3 entries.

@@ -243,12 +243,26 @@ GenContent compile_generation(const CompileInput &in)
     } else {
         g.maglev.assign(c.table_size, XI_NODE_NONE); // no edge takes traffic: all local
     }
-    g.table_sha256 = sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t));
+    // The exported hash names each entry's owner, not its node slot: slots are kept stable
+    // per edge across reloads (assign_slots), so an edge that lived through a membership change
+    // numbers its nodes differently from one attached fresh, with the same ownership. Operators
+    // compare this hash across edges (xdp_ingress_config_info); it must only differ when flow
+    // ownership does.
+    std::string owners;
+    owners.reserve(g.maglev.size() * 8);
+    for (uint32_t slot : g.maglev) {
+        if (slot < g.node_names.size())
+            owners += g.node_names[slot];
+        owners += '\n';
+    }
+    g.table_sha256 = sha256_hex(owners);
 
     add_vips(c, g);
     add_idents(c, g.node_names, g);
     compile_rules(c, in.prev_rule_slots, g.rules, g.rule_names);
-    g.table_digests = {g.table_sha256, digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
+    // Reuse of a running inner map needs byte equality (slots included): its own digest.
+    g.table_digests = {sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t)),
+                       digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
 
     auto &cfg = g.cfg;
     cfg.seed = c.seed;

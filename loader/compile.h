@@ -24,7 +24,7 @@ struct GenContent {
     std::vector<xi_node> nodes;          // XI_MAX_NODES entries, by slot
     std::vector<std::string> node_names; // by slot, "" = free
     std::vector<uint32_t> maglev;        // table_size entries: node slot
-    std::string table_sha256;            // of the table, as little-endian u32s
+    std::string table_sha256;            // of the owners' names, entry by entry (fleet-wide)
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
     std::vector<std::pair<xi_rule_key, xi_rule>> rules;

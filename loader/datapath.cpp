@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "error.h"
 #include "tc_mesh_egress.skel.h"
 #include "tc_mesh_ingress.skel.h"
@@ -54,10 +55,16 @@ void load_skel(const char *what, S *s, int (*load)(S *), const std::string &dir)
 {
     set_pin_paths(s->obj, dir);
     int err = load(s);
-    if (err)
-        throw Error(std::string("cannot load BPF object ") + what, errno_of(err),
-                    "the verifier log, if any, is printed above; rerun with -v for libbpf's "
-                    "full log, and check the kernel is >= 6.1");
+    if (!err)
+        return;
+    int e = errno_of(err);
+    // EPERM (no CAP_BPF/CAP_NET_ADMIN) and EACCES (verifier without CAP_PERFMON) are most
+    // often missing capabilities: say which, rather than pointing at the verifier log.
+    std::string caps = e == EPERM || e == EACCES ? capability_hint() : std::string();
+    throw Error(std::string("cannot load BPF object ") + what, e,
+                !caps.empty() ? caps
+                              : "the verifier log, if any, is printed above; rerun with -v for "
+                                "libbpf's full log, and check the kernel is >= 6.1");
 }
 
 } // namespace

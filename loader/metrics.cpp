@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "counters.h"
 #include "health.h"
 #include "publish.h"
@@ -120,10 +121,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
         hook_if[a.hook] = a.ifname;
         bool live = false;
         if (a.method == AttachMethod::Clsact) {
-            int fd = bpf_prog_get_fd_by_id(a.prog_id);
-            live = fd >= 0;
-            if (fd >= 0)
-                close(fd);
+            live = clsact_attached(a);
         } else if (int fd = open_pin(dir, a.pin_name.c_str()); fd >= 0) {
             bpf_link_info info{};
             __u32 len = sizeof(info);

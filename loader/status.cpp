@@ -4,6 +4,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "attach.h"
 #include "counters.h"
 #include "publish.h"
 #include "state.h"
@@ -70,10 +71,7 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
     if (a.method == AttachMethod::Clsact) {
         j["tc_handle"] = a.tc_handle;
         j["tc_priority"] = a.tc_priority;
-        int fd = bpf_prog_get_fd_by_id(prog_id);
-        live = fd >= 0;
-        if (fd >= 0)
-            close(fd);
+        live = clsact_attached(a);
     } else {
         j["pin"] = dir + "/" + a.pin_name;
         int fd = bpf_obj_get((dir + "/" + a.pin_name).c_str());

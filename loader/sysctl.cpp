@@ -52,7 +52,14 @@ std::vector<SysctlChange> ensure_loose_rp_filter(const std::string &ifname, bool
         throw Error("strict reverse-path filtering on " + ifname + " (" + key + "=" + dev +
                         ", net.ipv4.conf.all.rp_filter=" + all + ")",
                     0, "decapsulated client packets would be dropped; set " + key + "=2");
-    write_sysctl(key, "2");
+    try {
+        write_sysctl(key, "2");
+    } catch (const Error &e) {
+        // Containers get /proc/sys read-only; a sandboxed unit may too.
+        throw Error(e.what(), e.err(),
+                    "set it on the host instead (/etc/sysctl.d: " + key +
+                        " = 2, see deploy/sysctl/), or make /proc/sys/net/ipv4/conf writable");
+    }
     return {{key, dev, "2"}};
 }
 
