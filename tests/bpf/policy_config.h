@@ -46,8 +46,8 @@ rules:
     protocol: tcp
     ports: [9050]
     action: deny
-  - name: apps-db
-    from: apps
+  - name: admin-db
+    from: admin
     to: dbs
     protocol: tcp
     ports: [5432]
