@@ -36,7 +36,7 @@ int xi_tc_pub_out(struct __sk_buff *skb)
     if (r || p.proto != IPPROTO_TCP || !(p.flags & XI_PKT_F_L4) ||
         (p.tcp_flags & (XI_TCP_SYN | XI_TCP_ACK)) != (XI_TCP_SYN | XI_TCP_ACK))
         return XI_TC_NEXT;
-    if (!xi_gen_current(&g) || !xi_vip_lookup(g.slot, &p.src, p.sport, IPPROTO_TCP, 0))
+    if (!xi_gen_current(&g) || !xi_vip_lookup(&g, &p.src, p.sport, IPPROTO_TCP, 0))
         return XI_TC_NEXT;
     r = xi_mss_clamp(skb, p.l4_off, p.family == 4 ? g.cfg->vip_mss4 : g.cfg->vip_mss6);
     if (r > 0)

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "maglev.h"
 #include "policy.h"
+#include "xi_hash.h"
 
 namespace xi
 {
@@ -196,6 +197,36 @@ std::string digest_of(const std::vector<std::pair<K, V>> &entries)
 
 } // namespace
 
+uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
+                         std::vector<xi_vip_slot> &slots)
+{
+    if (vips.size() > XI_VIP_MAX_ENTRIES)
+        throw Error(std::to_string(vips.size()) +
+                    " VIP entries (address, protocol, port); at most " +
+                    std::to_string(XI_VIP_MAX_ENTRIES));
+    for (uint32_t salt = 0; salt < 256; salt++) {
+        slots.assign(XI_VIP_TABLE_SLOTS, xi_vip_slot{});
+        bool ok = true;
+        for (const auto &[k, v] : vips) {
+            uint32_t b = xi_vip_bucket(&k.addr, k.port, k.proto, salt), i = 0;
+            while (i < XI_VIP_PROBES &&
+                   (slots[(b + i) & (XI_VIP_TABLE_SLOTS - 1)].vip.flags & XI_VIP_F_USED))
+                i++;
+            if (i == XI_VIP_PROBES) {
+                ok = false;
+                break;
+            }
+            auto &s = slots[(b + i) & (XI_VIP_TABLE_SLOTS - 1)];
+            s.key = k;
+            s.vip = v;
+            s.vip.flags |= XI_VIP_F_USED;
+        }
+        if (ok)
+            return salt;
+    }
+    throw Error("cannot lay out the VIP table (too many colliding entries)");
+}
+
 GenContent compile_generation(const CompileInput &in)
 {
     const Config &c = *in.config;
@@ -258,6 +289,7 @@ GenContent compile_generation(const CompileInput &in)
     g.table_sha256 = sha256_hex(owners);
 
     add_vips(c, g);
+    uint32_t vip_salt = build_vip_slots(g.vips, g.vip_slots);
     add_idents(c, g.node_names, g);
     compile_rules(c, in.prev_rule_slots, g.rules, g.rule_names);
     // Reuse of a running inner map needs byte equality (slots included): its own digest.
@@ -290,6 +322,7 @@ GenContent compile_generation(const CompileInput &in)
     cfg.ct_icmp_s = c.ct_icmp;
     cfg.events_per_sec = c.events_rate;
     cfg.events_burst = c.events_burst;
+    cfg.vip_salt = vip_salt;
     return g;
 }
 

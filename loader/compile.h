@@ -26,6 +26,7 @@ struct GenContent {
     std::vector<uint32_t> maglev;        // table_size entries: node slot
     std::string table_sha256;            // of the owners' names, entry by entry (fleet-wide)
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
+    std::vector<xi_vip_slot> vip_slots; // XI_VIP_TABLE_SLOTS, open addressing (cfg.vip_salt)
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
     std::vector<std::pair<xi_rule_key, xi_rule>> rules;
     std::vector<std::string> rule_names; // by slot, "" = free
@@ -50,6 +51,11 @@ GenContent compile_generation(const CompileInput &in); // throws xi::Error
 // The cloud metadata service addresses denied by default (IPv4 ones also match as
 // IPv4-mapped IPv6, because every table stores IPv4 in that form).
 const std::vector<std::string> &metadata_addresses();
+
+// Lay the VIP entries out in the open-addressing table the datapath probes: every key within
+// XI_VIP_PROBES slots of its bucket. Tries salts until that holds; returns the salt.
+uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
+                         std::vector<xi_vip_slot> &slots);
 
 // MSS that still fits a mesh of the given MTU after IPIP (v4) / IP6IP6 (v6) encapsulation.
 inline uint32_t vip_mss4(uint32_t mesh_mtu)

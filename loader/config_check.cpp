@@ -86,6 +86,14 @@ struct Checker {
 
     void vips()
     {
+        size_t entries = 0;
+        for (const auto &v : c.vips)
+            entries += v.ports.empty() ? 1 : v.ports.size() + 1;
+        if (entries > XI_VIP_MAX_ENTRIES)
+            error({}, "the vips need " + std::to_string(entries) +
+                          " table entries (one per port, plus one per address and protocol); at "
+                          "most " +
+                          std::to_string(XI_VIP_MAX_ENTRIES));
         std::set<std::string> names;
         std::map<std::tuple<IpAddr, uint8_t, uint16_t>, std::string> keys;
         for (const auto &v : c.vips) {

@@ -147,7 +147,7 @@ GenMaps GenMaps::open_pinned(const std::string &dir)
     m.gen_config = open_map(dir, "xi_gen_config");
     m.nodes = open_map(dir, "xi_nodes");
     m.maglev = open_map(dir, "xi_maglev");
-    m.vips = open_map(dir, "xi_vips");
+    m.vips = open_map(dir, "xi_vip_slots");
     m.idents = open_map(dir, "xi_idents");
     m.rules = open_map(dir, "xi_rules");
     m.catalog = open_or_create_catalog(dir);
@@ -231,9 +231,11 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
         return make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
                           table);
     });
-    install(m.vips, kTableVips, "VIP table", [&] {
-        return make_inner(BPF_MAP_TYPE_HASH, "xi_vips_tbl", 65536, BPF_F_NO_PREALLOC, g.vips);
-    });
+    // The VIP table is a plain array (inlined lookups): its slot's region is rewritten.
+    std::vector<uint32_t> vip_keys;
+    for (uint32_t i = 0; i < XI_VIP_TABLE_SLOTS; i++)
+        vip_keys.push_back(slot * XI_VIP_TABLE_SLOTS + i);
+    update_all(m.vips, vip_keys, g.vip_slots, "xi_vip_slots");
     install(m.idents, kTableIdents, "identity table", [&] {
         return make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC,
                           g.idents);

@@ -89,4 +89,18 @@ XI_INLINE __u32 xi_maglev_slot(__u64 hash, __u32 table_size)
     return (__u32)(((hash >> 32) * (__u64)table_size) >> 32);
 }
 
+/*
+ * Bucket of a VIP key in xi_vip_slots. Host-local (raw words, no byte swaps): the table is built
+ * by the loader on the same host that reads it. One multiply: this runs for every packet.
+ */
+XI_INLINE __u32 xi_vip_bucket(const struct xi_addr *a, __be16 port, __u8 proto, __u32 salt)
+{
+    __u32 h = a->w[0] ^ a->w[1] ^ a->w[2] ^ a->w[3] ^ ((__u32)port << 8) ^ proto ^ salt;
+
+    h ^= h >> 15;
+    h *= 0x2c1b3c6dU;
+    h ^= h >> 12;
+    return (h * 0x9E3779B1U) >> (32 - XI_VIP_TABLE_BITS);
+}
+
 #endif /* XI_HASH_H */

@@ -71,13 +71,16 @@ struct xi_gen_config {
     __u32 ct_icmp_s;
     __u32 events_per_sec; /* deny-event token bucket, per CPU */
     __u32 events_burst;
-    __u64 reserved[4];
+    __u32 vip_salt; /* bucket salt of xi_vip_slots in this generation */
+    __u32 pad1;
+    __u64 reserved[3];
 };
 XI_SIZE_ASSERT(struct xi_gen_config, 96);
 XI_OFFSET_ASSERT(struct xi_gen_config, table_size, 16);
 XI_OFFSET_ASSERT(struct xi_gen_config, self_node, 24);
 XI_OFFSET_ASSERT(struct xi_gen_config, ct_tcp_established_s, 40);
-XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 64);
+XI_OFFSET_ASSERT(struct xi_gen_config, vip_salt, 64);
+XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 72);
 
 #define XI_NODE_F_VALID 0x01
 #define XI_NODE_F_HAS4 0x02
@@ -94,7 +97,18 @@ struct xi_node {
 XI_SIZE_ASSERT(struct xi_node, 24);
 XI_OFFSET_ASSERT(struct xi_node, mesh4, 16);
 
-/* xi_vips (hash, per generation). port 0 = any port of that protocol. */
+/*
+ * VIPs: (address, port, protocol) -> VIP. port 0 = any port of that protocol. The loader builds
+ * an open-addressing table per generation (xi_vip_slots, a plain array: its lookups are inlined
+ * by the verifier, so the common case - a packet that is not for a VIP - costs a few loads, not
+ * a hash-map probe). Every key sits within XI_VIP_PROBES slots of its bucket; the loader picks a
+ * salt that makes this true.
+ */
+#define XI_VIP_TABLE_BITS 12
+#define XI_VIP_TABLE_SLOTS (1u << XI_VIP_TABLE_BITS) /* per generation */
+#define XI_VIP_MAX_ENTRIES 1024                      /* keys per generation (load <= 1/4) */
+#define XI_VIP_PROBES 4
+
 struct xi_vip_key {
     struct xi_addr addr;
     __be16 port;
@@ -106,11 +120,19 @@ XI_OFFSET_ASSERT(struct xi_vip_key, port, 16);
 
 /* A port-0 entry that exists only so fragments (which carry no ports) find their VIP. */
 #define XI_VIP_F_FRAG_ONLY 0x0001
+#define XI_VIP_F_USED 0x8000 /* slot holds a key */
 struct xi_vip {
     __u16 id;
     __u16 flags;
 };
 XI_SIZE_ASSERT(struct xi_vip, 4);
+
+/* xi_vip_slots[gen * XI_VIP_TABLE_SLOTS + slot] */
+struct xi_vip_slot {
+    struct xi_vip_key key;
+    struct xi_vip vip;
+};
+XI_SIZE_ASSERT(struct xi_vip_slot, 24);
 
 /* xi_idents (LPM trie, per generation): address -> role. prefixlen counts bits of addr. */
 struct xi_ident_key {

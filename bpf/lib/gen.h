@@ -54,20 +54,12 @@ struct {
     __array(values, struct xi_maglev_inner);
 } xi_maglev SEC(".maps");
 
-struct xi_vips_inner {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, 65536);
-    __uint(key_size, sizeof(struct xi_vip_key));
-    __uint(value_size, sizeof(struct xi_vip));
-};
-
 struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-    __uint(max_entries, XI_GEN_SLOTS);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, XI_GEN_SLOTS *XI_VIP_TABLE_SLOTS);
     __type(key, __u32);
-    __array(values, struct xi_vips_inner);
-} xi_vips SEC(".maps");
+    __type(value, struct xi_vip_slot);
+} xi_vip_slots SEC(".maps");
 
 /* Identities (and metadata addresses, and node mesh addresses): address -> role. */
 struct xi_idents_inner {

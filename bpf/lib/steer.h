@@ -18,25 +18,44 @@
 #include "parse.h"
 #include "xi_hash.h"
 
-static __always_inline struct xi_vip *xi_vip_lookup(__u32 gen_slot, const struct xi_addr *addr,
-                                                    __be16 port, __u8 proto, int fragment)
+static __always_inline int xi_vip_key_eq(const struct xi_vip_key *k, const struct xi_addr *addr,
+                                         __be16 port, __u8 proto)
 {
-    void *vips = bpf_map_lookup_elem(&xi_vips, &gen_slot);
-    struct xi_vip_key key = {};
+    return k->addr.w[3] == addr->w[3] && k->addr.w[2] == addr->w[2] && k->addr.w[1] == addr->w[1] &&
+           k->addr.w[0] == addr->w[0] && k->port == port && k->proto == proto;
+}
+
+/* Probe the generation's open-addressing VIP table; an empty slot ends the probe. */
+static __always_inline struct xi_vip *
+xi_vip_probe(const struct xi_gen *g, const struct xi_addr *addr, __be16 port, __u8 proto)
+{
+    __u32 b = xi_vip_bucket(addr, port, proto, g->cfg->vip_salt);
+
+#pragma unroll
+    for (int i = 0; i < XI_VIP_PROBES; i++) {
+        __u32 idx = g->slot * XI_VIP_TABLE_SLOTS + ((b + i) & (XI_VIP_TABLE_SLOTS - 1));
+        struct xi_vip_slot *s = bpf_map_lookup_elem(&xi_vip_slots, &idx);
+
+        if (!s || !(s->vip.flags & XI_VIP_F_USED))
+            return NULL;
+        if (xi_vip_key_eq(&s->key, addr, port, proto))
+            return &s->vip;
+    }
+    return NULL;
+}
+
+static __always_inline struct xi_vip *xi_vip_lookup(const struct xi_gen *g,
+                                                    const struct xi_addr *addr, __be16 port,
+                                                    __u8 proto, int fragment)
+{
     struct xi_vip *vip;
 
-    if (!vips)
-        return NULL;
-    key.addr = *addr;
-    key.proto = proto;
     if (!fragment) {
-        key.port = port;
-        vip = bpf_map_lookup_elem(vips, &key);
+        vip = xi_vip_probe(g, addr, port, proto);
         if (vip)
             return vip;
-        key.port = 0;
     }
-    vip = bpf_map_lookup_elem(vips, &key);
+    vip = xi_vip_probe(g, addr, 0, proto);
     if (vip && (vip->flags & XI_VIP_F_FRAG_ONLY) && !fragment)
         return NULL;
     return vip;
@@ -61,21 +80,21 @@ static __always_inline int xi_vip_classify(const struct xi_gen *g, const struct 
     __u64 seed = g->cfg->seed;
 
     if (p->flags & XI_PKT_F_ICMP_ERR) {
-        if (!xi_vip_lookup(g->slot, &p->in_src, p->in_sport, p->in_proto, 0))
+        if (!xi_vip_lookup(g, &p->in_src, p->in_sport, p->in_proto, 0))
             return XI_R_PASS_NOT_VIP;
         *hash = xi_hash_tuple(p->family, &p->in_dst, &p->in_src, p->in_dport, p->in_sport,
                               p->in_proto, seed);
         return XI_R_ICMP_STEERED;
     }
     if (p->flags & XI_PKT_F_FRAG) {
-        if (!xi_vip_lookup(g->slot, &p->dst, 0, p->proto, 1))
+        if (!xi_vip_lookup(g, &p->dst, 0, p->proto, 1))
             return XI_R_PASS_NOT_VIP;
         *hash = xi_hash_tuple(p->family, &p->src, &p->dst, 0, 0, p->proto, seed);
         return XI_R_FRAGMENT;
     }
     if (!(p->flags & XI_PKT_F_L4) || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
         return XI_R_PASS_NOT_VIP;
-    if (!xi_vip_lookup(g->slot, &p->dst, p->dport, p->proto, 0))
+    if (!xi_vip_lookup(g, &p->dst, p->dport, p->proto, 0))
         return XI_R_PASS_NOT_VIP;
     *hash = xi_hash_tuple(p->family, &p->src, &p->dst, p->sport, p->dport, p->proto, seed);
     return XI_R_LOCAL;
