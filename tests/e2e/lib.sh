@@ -6,13 +6,18 @@
 #   xdp-ingress          instances in $XI_TMP/instances (xi_attach)
 #   private bpffs mounts $XI_TMP/mounts         (bpffs_private)
 # Exit code 77 = skipped (ctest SKIP_RETURN_CODE): only when the process lacks CAP_BPF/NET_ADMIN
-# (require_privileges), or for a test too slow for emulated VMs (skip_in_vm).
+# (require_privileges).
 #
 # XI_BUDGET=SECONDS, set before sourcing: the test re-executes itself under `timeout`, so a hang
 # ends with SIGTERM - and the cleanup below - after that long, instead of ctest's SIGKILL later
 # (which would leave namespaces and daemons behind).
 set -euo pipefail
 
+# Inside a vmtest VM (TCG emulation, VMTEST_GUEST=1) every process is several times slower:
+# the budget grows by XI_VM_BUDGET_FACTOR (default 6).
+if [ -n "${XI_BUDGET:-}" ] && [ -z "${XI_BUDGET_ARMED:-}" ] && [ "${VMTEST_GUEST:-}" = 1 ]; then
+    XI_BUDGET=$((XI_BUDGET * ${XI_VM_BUDGET_FACTOR:-6}))
+fi
 if [ -n "${XI_BUDGET:-}" ] && [ -z "${XI_BUDGET_ARMED:-}" ]; then
     export XI_BUDGET_ARMED=$XI_BUDGET
     exec timeout -k 30 "$XI_BUDGET" "$0" "$@"
@@ -72,14 +77,6 @@ xi_cleanup() {
 }
 trap xi_cleanup EXIT
 trap 'printf "  FAIL stopped by a signal (time budget: %s s)\n" "${XI_BUDGET_ARMED:-none}" >&2; exit 130' INT TERM
-
-# skip_in_vm REASON: exit 77 inside a vmtest VM (VMTEST_GUEST=1) unless XI_E2E_IN_VM=1.
-skip_in_vm() {
-    if [ "${VMTEST_GUEST:-}" = 1 ] && [ "${XI_E2E_IN_VM:-}" != 1 ]; then
-        echo "SKIP in a vmtest VM: $1 (XI_E2E_IN_VM=1 runs it anyway)"
-        exit 77
-    fi
-}
 
 # ns_add NAME...: create namespaces ${XI_PFX}NAME with lo up. ns NAME prints the full name.
 ns() { echo "${XI_PFX}$1"; }

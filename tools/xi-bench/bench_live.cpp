@@ -407,9 +407,9 @@ int bench_rate(const Options &o, double seconds)
             check_interrupted();
             const auto &rcv = rxs[(i + r) % rxs.size()];
             xl.update(rcv.xdp);
-            std::unique_ptr<Link> tl;
+            std::unique_ptr<TcIngress> tl;
             if (rcv.tc >= 0)
-                tl = std::make_unique<Link>(rcv.tc, rx, kTcxIngress);
+                tl = std::make_unique<TcIngress>(rcv.tc, rx);
             set_restore(restore, rcv.kind->pkt);
             // Warm-up, then chunks of frames until `seconds` have passed.
             live_run(gen_prog, gen, *rcv.kind->pkt, 100000);
