@@ -132,6 +132,7 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     in.prev_node_slots = read_catalog(maps, CatalogKind::Node);
     in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
     auto gen = compile_generation(in);
+    test_pause("compiled");
     // Absolute, so status and reload from another working directory find the same file; not
     // canonical, so a ConfigMap's symlink swap is still followed.
     std::string abs_path = std::filesystem::absolute(config.path).lexically_normal().string();
@@ -145,6 +146,7 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     for (const auto &id : config.identities)
         roles.push_back(id.name);
     write_catalog(maps, CatalogKind::Role, roles);
+    test_pause("catalog");
 
     auto res = publish_generation(maps, gen, running, [&](uint32_t slot) {
         st.gens[slot] = {gen.cfg.generation, abs_path, config.sha256, gen.table_sha256,
