@@ -140,8 +140,21 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     std::array<std::string, 4> running{};
     if (cur.generation && st.gens[cur.slot].generation == cur.generation)
         running = st.gens[cur.slot].table_digests;
-    write_catalog(maps, CatalogKind::Node, gen.node_names);
-    write_catalog(maps, CatalogKind::Rule, gen.rule_names);
+    // The catalog names the counter slots for status and metrics, and the next compile keeps
+    // the slots of the names it finds there, so it must cover the running generation at every
+    // moment: until the flip it holds the names of both generations (new names take slots
+    // that are free in the running one), after the flip only the new ones. A loader killed in
+    // between leaves a superset, which the next reload trims; written the other way round, a
+    // kill would leave the running generation's counters unnamed and their slots up for reuse.
+    auto merged = [](std::vector<std::string> prev, const std::vector<std::string> &next) {
+        prev.resize(std::max(prev.size(), next.size()));
+        for (size_t i = 0; i < next.size(); i++)
+            if (!next[i].empty())
+                prev[i] = next[i];
+        return prev;
+    };
+    write_catalog(maps, CatalogKind::Node, merged(in.prev_node_slots, gen.node_names));
+    write_catalog(maps, CatalogKind::Rule, merged(in.prev_rule_slots, gen.rule_names));
     std::vector<std::string> roles{"world"};
     for (const auto &id : config.identities)
         roles.push_back(id.name);
@@ -153,6 +166,8 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
                          gen.table_digests};
         save_state(dir, st);
     });
+    write_catalog(maps, CatalogKind::Node, gen.node_names);
+    write_catalog(maps, CatalogKind::Rule, gen.rule_names);
     st.generation = gen.cfg.generation;
     st.config_path = abs_path;
     st.config_sha256 = config.sha256;
