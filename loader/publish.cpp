@@ -218,11 +218,6 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
     uint32_t slot = cur.generation ? cur.slot ^ 1 : 0;
     PublishResult r;
 
-    std::vector<uint32_t> node_keys;
-    for (uint32_t i = 0; i < XI_MAX_NODES; i++)
-        node_keys.push_back(slot * XI_MAX_NODES + i);
-    update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
-
     // Each table: the running one when unchanged, else a new inner map.
     auto install = [&](int outer, int table, const char *what, auto make) {
         if (cur.generation && !running_digests[table].empty() &&
@@ -244,6 +239,13 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
         return make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
                           table);
     });
+    // The arrays of the slot are written in place, so only after the first map-in-map update
+    // above: the kernel waits for running programs on those (an RCU grace period), so no
+    // packet that began while this slot was last active still reads it.
+    std::vector<uint32_t> node_keys;
+    for (uint32_t i = 0; i < XI_MAX_NODES; i++)
+        node_keys.push_back(slot * XI_MAX_NODES + i);
+    update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
     test_pause("mid-fill");
     // The VIP table is a plain array (inlined lookups): its slot's region is rewritten.
     std::vector<uint32_t> vip_keys;
