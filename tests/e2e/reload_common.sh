@@ -63,13 +63,17 @@ EOF
     bpffs_private "$BPFFS"
 }
 
-# rc_config FILE RULES_YAML: the fleet config with these rules (senders -> edges, udp).
+# rc_config FILE RULES_YAML [RX_WEIGHT SIB_WEIGHT]: the fleet config with these rules
+# (senders -> edges, udp). Edge "sib" (10.200.0.3) exists only in the config: with weights
+# "0 100" it owns every VIP flow, and rx forwards them (encapsulated into its wg0, where the
+# frame leaves for tx, which ignores it); default "100 0": rx owns them all.
 rc_config() {
     cat >"$1" <<EOF
 version: 1
 fleet: {hash_seed: 0x6a09e667f3bcc908, maglev_table_size: 257, mesh_mtu: 1420}
 nodes:
-  - {name: rx, public_interface: pub0, mesh_interface: wg0, mesh_ipv4: $MESH_RX}
+  - {name: rx, public_interface: pub0, mesh_interface: wg0, mesh_ipv4: $MESH_RX, weight: ${3:-100}}
+  - {name: sib, public_interface: eth0, mesh_interface: wg0, mesh_ipv4: 10.200.0.3, weight: ${4:-0}}
 vips:
   - {name: svc, address: $VIP, protocol: udp, ports: [53]}
 identities:
@@ -154,7 +158,7 @@ settle() {
 }
 
 # delta A B: JSON object of every counter that changed between snapshots A and B:
-# {"HOOK REASON": n, "rule NAME": n}, e.g. {"mesh/tc/ingress allow_rule": 500}.
+# {"HOOK REASON": n, "rule NAME": n, "peer NODE forwarded": n}, e.g. {"mesh/tc/ingress allow_rule": 500}.
 delta() {
     "$RC_PY" - "$XI_TMP/s-$1.json" "$XI_TMP/s-$2.json" <<'EOF'
 import json, sys
@@ -162,6 +166,7 @@ def flat(path):
     j = json.load(open(path))
     d = {"%s %s" % (c["hook"], c["reason"]): c["packets"] for c in j["counters"]}
     d.update({"rule " + r["rule"]: r["packets"] for r in j["rules"]})
+    d.update({"peer %s forwarded" % p["node"]: p["forwarded_packets"] for p in j["peers"]})
     return d
 a, b = flat(sys.argv[1]), flat(sys.argv[2])
 print(json.dumps({k: v - a.get(k, 0) for k, v in sorted(b.items()) if v != a.get(k, 0)}))

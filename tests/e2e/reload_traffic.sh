@@ -8,8 +8,12 @@
 #    two rule counters keep their names and slots). While a sender paces UDP at rx's mesh
 #    interface, 100 `reload`s alternate A/B. Then: allow_rule + deny_rule at mesh ingress ==
 #    packets sent, exactly; rule gen-a == allow_rule and rule gen-b == deny_rule (every verdict
-#    is one generation's); nothing else was counted on any hook (no no_policy, no default, no
-#    drop); both verdicts occurred; the generation advanced by exactly 100.
+#    is one generation's). The XDP path flips too: A gives rx all Maglev weight (a VIP flow is
+#    "local"), B gives it to the sibling edge "sib" ("forward": encapsulated and redirected
+#    into wg0), and a second sender paces UDP at the VIP: local + forward == sent, TC unmarked
+#    == local, TC redirect == mesh egress steer_out == peers[sib] forwarded == forward.
+#    Nothing else was counted on any hook (no no_policy/no_table, no default, no drop); every
+#    verdict occurred; the generation advanced by exactly 100.
 # 2. attach --replace under traffic: an established reply-only flow (rx -> backend udp 7000,
 #    tracked in xi_ct) and two paced senders (mesh policy path, public XDP path to a VIP rx
 #    owns) while `attach --replace` runs 3 times. Then: every packet got its verdict (mesh
@@ -35,9 +39,9 @@ RATE=${RATE:-1000} # packets per second during the reloads
 A=$XI_TMP/policy-a.yaml
 B=$XI_TMP/policy-b.yaml
 rc_config "$A" "  - {name: gen-a, from: senders, to: edges, protocol: udp, ports: [5000], action: allow}
-  - {name: gen-b, from: senders, to: edges, protocol: udp, ports: [5001], action: deny}"
+  - {name: gen-b, from: senders, to: edges, protocol: udp, ports: [5001], action: deny}" 100 0
 rc_config "$B" "  - {name: gen-a, from: senders, to: edges, protocol: udp, ports: [5001], action: allow}
-  - {name: gen-b, from: senders, to: edges, protocol: udp, ports: [5000], action: deny}"
+  - {name: gen-b, from: senders, to: edges, protocol: udp, ports: [5000], action: deny}" 0 100
 
 reload() {
     xrun "$XI_BIN" reload --config "$1" --instance "$INST"
@@ -71,12 +75,14 @@ sender_stop() {
 }
 
 test_reloads() {
-    say "$RELOADS reloads alternating B/A under $RATE packets/s"
-    local max=$((RATE * 80)) i t0 t1 ms=() sent
+    say "$RELOADS reloads alternating B/A under $RATE packets/s on the mesh and on the public side"
+    local max=$((RATE * 80)) i t0 t1 ms=() sent sent_pub
     ((max <= 64000)) || max=64000
-    alloc "$max"
     snap r0
+    alloc "$max"
     sender_start pace "$SRC" "$MESH_RX" 5000 "$max" "$RATE"
+    alloc "$max"
+    sender_start pub 192.0.2.1 "$VIP" 53 "$max" "$RATE"
     sleep 0.2 # some packets under A first
     : >"$XI_TMP/reloads.jsonl"
     for ((i = 1; i <= RELOADS; i++)); do
@@ -90,7 +96,9 @@ test_reloads() {
     done
     sleep 0.2 # and some under the last generation
     sent=$(sender_stop pace)
+    sent_pub=$(sender_stop pub)
     settle r0 r1 mesh/tc/ingress "$sent" allow_rule deny_rule
+    settle r0 r1 public/xdp/ingress "$sent_pub" local forward
     local g0 g1
     g0=$(gen r0)
     g1=$(gen r1)
@@ -102,9 +110,9 @@ f=sorted(json.loads(l)["fill_ms"] for l in open(sys.argv[1]))
 print("  reload fill_ms: min %.1f median %.1f max %.1f (%d reloads)" % (f[0], f[len(f)//2], f[-1], len(f)))' "$XI_TMP/reloads.jsonl"
     local d
     d=$(delta r0 r1)
-    "$RC_PY" - "$d" "$sent" <<'EOF' || fail "verdicts under reloads do not add up (above)"
+    "$RC_PY" - "$d" "$sent" "$sent_pub" <<'EOF' || fail "verdicts under reloads do not add up (above)"
 import json, sys
-d, sent = json.loads(sys.argv[1]), int(sys.argv[2])
+d, sent, sent_pub = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 allow, deny = d.get("mesh/tc/ingress allow_rule", 0), d.get("mesh/tc/ingress deny_rule", 0)
 ok = True
 def check(cond, what):
@@ -115,8 +123,22 @@ check(allow + deny == sent, "allow_rule %d (A) + deny_rule %d (B) == %d sent" % 
 check(d.get("rule gen-a", 0) == allow, "rule gen-a counted %d == allow_rule" % d.get("rule gen-a", 0))
 check(d.get("rule gen-b", 0) == deny, "rule gen-b counted %d == deny_rule" % d.get("rule gen-b", 0))
 check(allow > 0 and deny > 0, "both generations' verdicts occurred under traffic")
+local, fwd = d.get("public/xdp/ingress local", 0), d.get("public/xdp/ingress forward", 0)
+check(local + fwd == sent_pub, "XDP local %d (A: rx owns the VIP) + forward %d (B: sib owns it) == %d sent"
+      % (local, fwd, sent_pub))
+check(d.get("public/tc/ingress unmarked", 0) == local, "TC public unmarked %d == local"
+      % d.get("public/tc/ingress unmarked", 0))
+check(d.get("public/tc/ingress redirect", 0) == fwd, "TC public redirect %d == forward"
+      % d.get("public/tc/ingress redirect", 0))
+check(d.get("mesh/tc/egress steer_out", 0) == fwd, "mesh egress steer_out %d == forward"
+      % d.get("mesh/tc/egress steer_out", 0))
+check(d.get("peer sib forwarded", 0) == fwd, "peers[sib].forwarded_packets %d == forward"
+      % d.get("peer sib forwarded", 0))
+check(local > 0 and fwd > 0, "both owners' verdicts occurred under traffic")
 rest = {k: v for k, v in d.items() if k not in ("mesh/tc/ingress allow_rule",
-        "mesh/tc/ingress deny_rule", "rule gen-a", "rule gen-b")}
+        "mesh/tc/ingress deny_rule", "rule gen-a", "rule gen-b", "public/xdp/ingress local",
+        "public/xdp/ingress forward", "public/tc/ingress unmarked", "public/tc/ingress redirect",
+        "mesh/tc/egress steer_out", "peer sib forwarded")}
 check(not rest, "no other counter moved on any hook (no no_policy, no default verdict): %s" % (rest or "none"))
 sys.exit(0 if ok else 1)
 EOF
