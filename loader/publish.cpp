@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 
@@ -195,6 +197,17 @@ int running_inner(int outer, uint32_t slot)
 
 } // namespace
 
+void test_pause(const char *phase)
+{
+    const char *want = getenv("XI_TEST_PAUSE");
+    if (!want || strcmp(want, phase) != 0)
+        return;
+    fprintf(stderr, "xi-test-pause %s pid=%d\n", phase, static_cast<int>(getpid()));
+    fflush(stderr);
+    for (;;)
+        pause();
+}
+
 PublishResult publish_generation(const GenMaps &m, const GenContent &g,
                                  const std::array<std::string, 4> &running_digests,
                                  const std::function<void(uint32_t slot)> &before_flip)
@@ -204,11 +217,6 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
     // Before the first publish nothing is active: fill slot 0. After, always the other slot.
     uint32_t slot = cur.generation ? cur.slot ^ 1 : 0;
     PublishResult r;
-
-    std::vector<uint32_t> node_keys;
-    for (uint32_t i = 0; i < XI_MAX_NODES; i++)
-        node_keys.push_back(slot * XI_MAX_NODES + i);
-    update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
 
     // Each table: the running one when unchanged, else a new inner map.
     auto install = [&](int outer, int table, const char *what, auto make) {
@@ -231,6 +239,14 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
         return make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
                           table);
     });
+    // The arrays of the slot are written in place, so only after the first map-in-map update
+    // above: the kernel waits for running programs on those (an RCU grace period), so no
+    // packet that began while this slot was last active still reads it.
+    std::vector<uint32_t> node_keys;
+    for (uint32_t i = 0; i < XI_MAX_NODES; i++)
+        node_keys.push_back(slot * XI_MAX_NODES + i);
+    update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
+    test_pause("mid-fill");
     // The VIP table is a plain array (inlined lookups): its slot's region is rewritten.
     std::vector<uint32_t> vip_keys;
     for (uint32_t i = 0; i < XI_VIP_TABLE_SLOTS; i++)
@@ -246,8 +262,10 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
     });
     check(bpf_map_update_elem(m.gen_config, &slot, &g.cfg, BPF_ANY), "cannot write xi_gen_config");
     auto t1 = std::chrono::steady_clock::now();
+    test_pause("filled");
     if (before_flip)
         before_flip(slot);
+    test_pause("recorded");
 
     // The switch: one array element; a packet reads the slot once and stays in it.
     uint32_t zero = 0;
@@ -255,6 +273,7 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
     a.slot = slot;
     a.generation = g.cfg.generation;
     check(bpf_map_update_elem(m.active, &zero, &a, BPF_ANY), "cannot write xi_active");
+    test_pause("flipped");
 
     r.slot = slot;
     r.generation = g.cfg.generation;

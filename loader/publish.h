@@ -53,6 +53,12 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
                                  const std::array<std::string, 4> &running_digests = {},
                                  const std::function<void(uint32_t slot)> &before_flip = {});
 
+// Test hook (tests/e2e/reload_crash.sh, docs/reload.md), a no-op unless the environment has
+// XI_TEST_PAUSE=PHASE: a publish that reaches PHASE prints "xi-test-pause PHASE pid=N" on stderr
+// and blocks until a signal ends the process, so a test can SIGKILL it exactly there. Phases
+// in order: compiled, catalog, mid-fill, filled, recorded, flipped.
+void test_pause(const char *phase);
+
 // Catalog of names by slot (nodes, rules, roles) for status/metrics/monitor.
 enum class CatalogKind { Node, Rule, Role };
 std::vector<std::string> read_catalog(const GenMaps &m, CatalogKind kind);
