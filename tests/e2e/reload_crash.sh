@@ -24,7 +24,6 @@ source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=reload_common.sh
 source "$HERE/reload_common.sh"
 require_privileges
-skip_in_vm "dozens of loader runs under TCG emulation"
 
 PHASES=(compiled catalog mid-fill filled recorded flipped)
 RANDOM_KILLS=${RANDOM_KILLS:-12}
