@@ -15,7 +15,8 @@ trap 'rm -f "$out"' EXIT
 "$(dirname "$0")/../tools/bench" "$build" --quick >"$out"
 # One table per section, and the trie batch check.
 for title in "XDP steering cost" "Mesh policy verdict cost" "XDP -> TC with live frames" \
-    "Live frames -> DEVMAP" "Loading a large config"; do
+    "Live frames -> DEVMAP" "Loading a large config" "Attach and reload of the large config" \
+    "serve at idle" "/metrics scrapes"; do
     grep -q "### $title" "$out" || {
         echo "no '$title' table"
         cat "$out"

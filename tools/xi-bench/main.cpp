@@ -6,6 +6,7 @@
 
 #include "bench.h"
 #include "error.h"
+#include "scale_config.h"
 
 int main(int argc, char **argv)
 {
@@ -44,7 +45,40 @@ int main(int argc, char **argv)
     load->add_option("--prefixes", prefixes, "identity prefixes");
     load->add_option("--rules", rules, "rules");
     load->add_option("--edges", edges, "edges (Maglev backends)");
+    // The generated config of the load section as a file, for benchmarks of the real binary
+    // (tools/bench-ops): the same generator, so both measure the same kind of file.
+    uint64_t seed = 3;
+    size_t identities = 1000, backends = 16;
+    auto *gen = app.add_subcommand("config", "print a generated fleet config (YAML) on stdout");
+    gen->add_option("--prefixes", prefixes, "identity prefixes");
+    gen->add_option("--rules", rules, "rules");
+    gen->add_option("--edges", edges, "edges");
+    gen->add_option("--backends", backends, "backends");
+    gen->add_option("--identities", identities, "generated identities");
+    gen->add_option("--seed", seed, "random seed (a different seed changes every prefix and rule)");
     CLI11_PARSE(app, argc, argv);
+    if (*gen) {
+        try {
+            ScaleSpec spec;
+            spec.edges = edges;
+            spec.backends = backends;
+            spec.identities = identities;
+            spec.prefixes = prefixes;
+            spec.rules = rules;
+            spec.seed = seed;
+            auto sc = make_scale_config(spec);
+            fwrite(sc.yaml.data(), 1, sc.yaml.size(), stdout);
+            fprintf(stderr,
+                    "xi-bench config: %zu edges (this node: %s), %zu identities, %zu "
+                    "prefixes, %zu rules, %zu bytes\n",
+                    edges, sc.self_edge.c_str(), sc.identities, sc.prefixes, sc.rules,
+                    sc.yaml.size());
+            return 0;
+        } catch (const std::exception &e) {
+            fprintf(stderr, "xi-bench config: %s\n", e.what());
+            return 1;
+        }
+    }
 
     install_signal_handlers();
     try {
