@@ -193,7 +193,9 @@ import json, sys
 st, h = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 for a in st["attachments"]:
     i = h["interfaces"][a["interface"]]
-    got = [i["xdp"]["id"]] if a["method"] == "xdp" else i["tcx"][a["hook"].split("/")[1]]
+    d = a["hook"].split("/")[1]
+    # tcx links, or clsact filters (kernels < 6.6: tc filter replace keeps the filter)
+    got = [i["xdp"]["id"]] if a["method"] == "xdp" else i["tcx" if a["method"] == "tcx" else "tc"][d]
     if got != [a["program_id"]]:
         sys.exit("%s %s: kernel %s, status %s" % (a["interface"], a["hook"], got, a["program_id"]))
 EOF
