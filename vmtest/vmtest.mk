@@ -15,7 +15,7 @@
 VMTEST_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 VMTEST_KERNELS ?= 6.1 6.12
 BUILD_DIR ?= build
-VMTEST_TIMEOUT ?= 1800
+VMTEST_TIMEOUT ?= 2700
 VMTEST_LABELS ?= root|vm
 # Tests labelled hostonly exercise the CLI's error and fault handling with dozens of short
 # processes each: minutes per test under TCG for nothing kernel-specific (README: VM matrix).
