@@ -151,24 +151,40 @@ private:
     void maybe_reload(bool force)
     {
         auto sha = file_sha(o_.config_path);
-        if (!sha)
-            return; // in the middle of a swap, or gone: the next event or poll tries again
-        if (!force && (*sha == applied_ || *sha == rejected_))
+        if (!sha) { // in the middle of a swap, or gone: the next event or poll tries again
+            if (!failed_.empty())
+                retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+            return;
+        }
+        if (!force && (*sha == applied_ || *sha == rejected_)) {
+            failed_.clear(); // the file went back: nothing left to retry
+            return;
+        }
+        if (!force && *sha == failed_ && std::chrono::steady_clock::now() < retry_at_)
             return;
         try {
             auto rep = reload_instance({o_.paths, o_.config_path, inst_});
             log_reload(rep);
             applied_ = rep.state.config_sha256;
             rejected_.clear();
+            failed_.clear();
+            backoff_s_ = 0;
         } catch (const ConfigErrors &e) {
+            failed_.clear();
             mark_rejected(*sha);
             for (const auto &err : e.errors)
                 spdlog::error("reload rejected, previous policy kept: {}", err.str());
             spdlog::warn("audit: reload instance={} config={} result=rejected errors={}", inst_,
                          o_.config_path, e.errors.size());
         } catch (const Error &e) {
-            mark_rejected(*sha);
-            spdlog::error("reload failed, previous policy kept: {}", e.full());
+            // Not the file's fault (the lock busy, the mesh interface missing, out of memory):
+            // the same content is tried again, after 1, 2, 4 ... 60 s.
+            backoff_s_ = failed_ == *sha ? std::min(backoff_s_ * 2, 60.0) : 1.0;
+            failed_ = *sha;
+            retry_at_ = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int>(backoff_s_ * 1000));
+            spdlog::error("reload failed, previous policy kept, retrying in {} s: {}", backoff_s_,
+                          e.full());
             spdlog::warn("audit: reload instance={} config={} result=failed", inst_,
                          o_.config_path);
         }
@@ -203,6 +219,8 @@ private:
             // Without a watch (the directory is gone or was replaced), look again every second.
             bool unwatched = ifd_ >= 0 && wd_ < 0;
             int timeout = pending ? 150 : unwatched ? std::min(poll_ms, 1000) : poll_ms;
+            if (!failed_.empty())
+                timeout = std::min(timeout, ms_until(retry_at_));
             int n = ::poll(fds, 2, timeout);
             auto now = std::chrono::steady_clock::now();
             if (n > 0 && (fds[0].revents & POLLIN)) {
@@ -227,6 +245,8 @@ private:
                 arm_watch(); // the directory may have been replaced: watch the new one
                 maybe_reload(false);
             }
+            if (!failed_.empty() && now >= retry_at_)
+                maybe_reload(false);
             if (now >= next_poll) {
                 maybe_reload(false);
                 next_poll = now + std::chrono::milliseconds(int(o_.poll_interval_s * 1000));
@@ -316,6 +336,17 @@ private:
     sigset_t signals_;
     std::string inst_;
     std::string applied_, rejected_;
+    std::string failed_; // content whose reload failed for a reason outside the file
+    std::chrono::steady_clock::time_point retry_at_{};
+    double backoff_s_ = 0;
+
+    static int ms_until(std::chrono::steady_clock::time_point t)
+    {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      t - std::chrono::steady_clock::now())
+                      .count();
+        return static_cast<int>(std::clamp<long long>(ms, 0, 60000));
+    }
     std::unique_ptr<prometheus::Exposer> exposer_;
     std::shared_ptr<DatapathCollector> collector_;
 };

@@ -279,6 +279,22 @@ next_config
 cm_swap "$c"
 expect_reload "a good swap after the invalid one recovers" "$c"
 
+say "a reload that fails for a reason outside the file is retried (backoff 1, 2, 4 ... 60 s)"
+f0=$(failures)
+ip -n "$NS" link set wg0 down
+ip -n "$NS" link set wg0 name wg0-away
+more_failures() { scrape && [ "$(failures)" -gt "$f0" ]; }
+next_config
+cm_swap "$c"
+wait_for 20 more_failures || fail "mesh interface gone: the reload did not fail: $(tail -n 5 "$XI_TMP/serve.log")"
+[ "$(generation)" = "$GEN" ] || fail "mesh interface gone: generation changed to $(generation)"
+grep -q "reload failed, previous policy kept, retrying in 1 s: .*wg0" "$XI_TMP/serve.log" ||
+    fail "no retry announced: $(grep 'reload failed' "$XI_TMP/serve.log" | tail -n 2)"
+pass "mesh interface gone: reload failed ($(failures) failures), generation $GEN kept, retry announced"
+ip -n "$NS" link set wg0-away name wg0
+ip -n "$NS" link set wg0 up
+expect_reload "interface back: the same content retried without a file change" "$c"
+
 say "editor saves (the file itself replaced: the ConfigMap symlink goes away)"
 next_config
 cp "$c" "$CM/.fleet.yaml.swp" && mv "$CM/.fleet.yaml.swp" "$CONF"
