@@ -121,14 +121,6 @@ metric() { # NAME [LABEL-SUBSTRING]: value of the first matching sample
     nsenter --net="$NSPATH" -- curl -sf http://127.0.0.1:9470/metrics |
         awk -v n="$1" -v l="${2:-}" '!done && index($0, n "{") == 1 && index($0, l) { print $NF; done = 1 }'
 }
-wait_for() { # SECONDS CMD...: until CMD succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 generation_is() { [ "$(metric xdp_ingress_generation)" = "$1" ]; }
 no_instance() { [ ! -e "/sys/fs/bpf/xdp-ingress/$INST/xi_stats" ] && ! ip -n "$NS" link show eth0 | grep -q xdp; }
 

@@ -253,6 +253,16 @@ wait_log() {
     fail "$1 did not print '$2' within $3 s: $(tail -n 5 "$XI_TMP/$1.log" 2>/dev/null)"
 }
 
+# wait_for SECONDS CMD...: until CMD succeeds (checked every 0.2 s); 1 after SECONDS.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
 # star_underlay SWITCH NODE=ADDR/LEN...: an L2 underlay: a bridge in namespace SWITCH and one
 # veth per NODE (eth0 in NODE, with ADDR), so that every node reaches every other directly.
 star_underlay() {

@@ -119,14 +119,6 @@ running_sha() { sed -n 's/^xdp_ingress_config_info{.*config_sha256="\([0-9a-f]*\
 generation() { sample xdp_ingress_generation; }
 failures() { sample xdp_ingress_reloads_total 'result="failure"'; }
 health_code() { ncurl -o "$XI_TMP/health" -w '%{http_code}' "http://127.0.0.1:9470/healthz${1:-}"; }
-wait_for() { # SECONDS CMD...: until CMD succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
 # applied FILE: serve runs the content of FILE (config_info carries its sha256).
 applied() {
     local want
