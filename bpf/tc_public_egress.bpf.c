@@ -26,12 +26,7 @@ int xi_tc_pub_out(struct __sk_buff *skb)
     end = (void *)(long)skb->data_end;
     if (xi_parse_eth(data, end, &l3_off, &proto))
         return XI_TC_NEXT;
-    if (proto == bpf_htons(ETH_P_IP))
-        r = xi_parse_ipv4(data, end, l3_off, &p);
-    else if (proto == bpf_htons(ETH_P_IPV6))
-        r = xi_parse_ipv6(data, end, l3_off, &p);
-    else
-        return XI_TC_NEXT;
+    r = xi_parse_l3(data, end, l3_off, proto, &p);
     /* Only SYN-ACKs matter; everything else (including what we cannot parse) leaves as is. */
     if (r || p.proto != IPPROTO_TCP || !(p.flags & XI_PKT_F_L4) ||
         (p.tcp_flags & (XI_TCP_SYN | XI_TCP_ACK)) != (XI_TCP_SYN | XI_TCP_ACK))

@@ -5,7 +5,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <cstdarg>
 #include <cstring>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "libbpf_log.h"
 #include "xi_reasons.h"
 
 namespace xi
@@ -36,28 +36,19 @@ std::string link_pin_name(const std::string &kind, const std::string &ifname)
 // other direction, or by someone else): expected, yet libbpf prints the kernel's "Exclusivity
 // flag on, cannot modify" as a warning on every attach. Hold libbpf's output during the call
 // and pass it on only when the call really failed.
-thread_local std::string libbpf_held;
-
-int hold_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-    if (level == LIBBPF_DEBUG)
-        return 0;
-    char buf[1024];
-    int n = vsnprintf(buf, sizeof(buf), fmt, args);
-    libbpf_held += buf;
-    return n;
-}
-
 int tc_hook_create(bpf_tc_hook *hook)
 {
-    libbpf_held.clear();
-    libbpf_print_fn_t prev = libbpf_set_print(hold_libbpf_print);
-    int rc = bpf_tc_hook_create(hook);
-    libbpf_set_print(prev);
-    if (rc && rc != -EEXIST && !libbpf_held.empty()) {
-        while (!libbpf_held.empty() && libbpf_held.back() == '\n')
-            libbpf_held.pop_back();
-        spdlog::warn("{}", libbpf_held);
+    std::string held;
+    int rc;
+    {
+        LibbpfCapture cap(false);
+        rc = bpf_tc_hook_create(hook);
+        held = cap.text();
+    }
+    if (rc && rc != -EEXIST && !held.empty()) {
+        while (!held.empty() && held.back() == '\n')
+            held.pop_back();
+        spdlog::warn("{}", held);
     }
     return rc;
 }

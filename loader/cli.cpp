@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "libbpf_log.h"
+
 #include <bpf/libbpf.h>
 #include <cstdarg>
 #include <iostream>
@@ -24,9 +26,8 @@ void print_error(const Globals &g, const std::string &message)
 
 static int libbpf_to_spdlog(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-    char buf[4096];
-    int n = vsnprintf(buf, sizeof(buf), fmt, args);
-    std::string msg(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
+    std::string msg = format_libbpf(fmt, args); // whole: a verifier log can be megabytes
+    int n = static_cast<int>(msg.size());
     while (!msg.empty() && msg.back() == '\n')
         msg.pop_back();
     if (msg.rfind("libbpf: ", 0) == 0) // most of libbpf's messages name it already

@@ -38,7 +38,8 @@ nlohmann::json config_errors_json(const ConfigErrors &e)
 void add_attach_command(CLI::App &app, Globals &g, Runner &run)
 {
     struct Opts {
-        std::string config, node, instance, netns, mode = "auto";
+        std::string config, node, instance, netns;
+        DatapathFlags dp;
         bool replace = false, no_sysctl = false;
     };
     auto o = std::make_shared<Opts>();
@@ -49,9 +50,7 @@ void add_attach_command(CLI::App &app, Globals &g, Runner &run)
     cmd->add_option("-n,--node", o->node, "This node's name in the config (default: hostname)");
     cmd->add_option("-i,--instance", o->instance, "Pin directory name (default: the node name)");
     cmd->add_option("--netns", o->netns, "Run in this network namespace (pins stay visible)");
-    cmd->add_option("--xdp-mode", o->mode, "auto: native, else generic with a warning")
-        ->check(CLI::IsMember({"auto", "native", "generic"}))
-        ->capture_default_str();
+    add_datapath_flags(cmd, o->dp);
     cmd->add_flag("--replace", o->replace,
                   "Upgrade the programs of an attached instance in place (atomic)");
     cmd->add_flag("--no-sysctl", o->no_sysctl,
@@ -65,9 +64,8 @@ void add_attach_command(CLI::App &app, Globals &g, Runner &run)
             a.node = o->node.empty() ? default_node_name() : o->node;
             a.instance = o->instance;
             a.netns = o->netns;
-            a.xdp_mode = o->mode == "native"    ? XdpModeRequest::Native
-                         : o->mode == "generic" ? XdpModeRequest::Generic
-                                                : XdpModeRequest::Auto;
+            a.xdp_mode = xdp_mode_request(o->dp);
+            a.handoff = handoff_request(o->dp);
             a.replace = o->replace;
             a.fix_sysctl = !o->no_sysctl;
             AttachReport rep;

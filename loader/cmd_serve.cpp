@@ -11,7 +11,8 @@ namespace xi
 void add_serve_command(CLI::App &app, Globals &g, Runner &run)
 {
     struct Opts {
-        std::string config, node, instance, netns, addr = "127.0.0.1:9470", mode = "auto";
+        std::string config, node, instance, netns, addr = "127.0.0.1:9470";
+        DatapathFlags dp;
         bool detach_on_exit = false;
         double poll = 2.0;
     };
@@ -24,8 +25,7 @@ void add_serve_command(CLI::App &app, Globals &g, Runner &run)
     cmd->add_option("--netns", o->netns, "Network namespace to run in");
     cmd->add_option("--metrics-addr", o->addr, "Listen address for /metrics and /healthz")
         ->capture_default_str();
-    cmd->add_option("--xdp-mode", o->mode, "auto, native or generic (first attach)")
-        ->check(CLI::IsMember({"auto", "native", "generic"}));
+    add_datapath_flags(cmd, o->dp); // used for the first attach
     cmd->add_flag("--detach-on-exit", o->detach_on_exit, "Detach on SIGTERM (default: leave)");
     cmd->add_option("--poll-interval", o->poll, "Seconds between content checks of the config")
         ->check(CLI::Range(0.1, 3600.0));
@@ -39,9 +39,8 @@ void add_serve_command(CLI::App &app, Globals &g, Runner &run)
             s.instance = o->instance;
             s.netns = o->netns;
             s.metrics_addr = o->addr;
-            s.xdp_mode = o->mode == "native"    ? XdpModeRequest::Native
-                         : o->mode == "generic" ? XdpModeRequest::Generic
-                                                : XdpModeRequest::Auto;
+            s.xdp_mode = xdp_mode_request(o->dp);
+            s.handoff = handoff_request(o->dp);
             s.detach_on_exit = o->detach_on_exit;
             s.poll_interval_s = o->poll;
             return serve(s);

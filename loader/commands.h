@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "attach.h"
 #include "cli.h"
+#include "handoff.h"
 
 namespace xi
 {
@@ -20,6 +22,16 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run);
 void add_reload_command(CLI::App &app, Globals &g, Runner &run);
 void add_health_command(CLI::App &app, Globals &g, Runner &run);
 void add_serve_command(CLI::App &app, Globals &g, Runner &run);
+
+// How the datapath is attached, for the verbs that attach (attach, serve): --xdp-mode and
+// --handoff, declared and mapped in one place.
+struct DatapathFlags {
+    std::string xdp_mode = "auto";
+    std::string handoff = "auto";
+};
+void add_datapath_flags(CLI::App *cmd, DatapathFlags &f);
+XdpModeRequest xdp_mode_request(const DatapathFlags &f);
+HandoffRequest handoff_request(const DatapathFlags &f);
 
 struct ReloadReport;
 void log_reload(const ReloadReport &r); // the audit line

@@ -1,9 +1,12 @@
 #include "datapath.h"
 
 #include <bpf/libbpf.h>
+#include <cstdio>
+#include <sys/utsname.h>
 
 #include "caps.h"
 #include "error.h"
+#include "libbpf_log.h"
 #include "tc_mesh_egress.skel.h"
 #include "tc_mesh_ingress.skel.h"
 #include "tc_public_egress.skel.h"
@@ -50,21 +53,47 @@ S *open_skel(const char *what, S *(*open)(const bpf_object_open_opts *))
     return s;
 }
 
+// What to tell a user whose program the kernel would not load, in one sentence.
+std::string load_hint(int e, const std::string &log)
+{
+    // EPERM (no CAP_BPF/CAP_NET_ADMIN) and EACCES (verifier without CAP_PERFMON) are most
+    // often missing capabilities: say which, rather than pointing at the verifier log.
+    std::string caps = e == EPERM || e == EACCES ? capability_hint() : std::string();
+    if (!caps.empty())
+        return caps;
+    std::string helper = refused_helper(log);
+    if (!helper.empty())
+        return "this kernel's verifier refuses the helper " + helper +
+               " in this program type (its log is above)" +
+               (helper.rfind("bpf_xdp_adjust_meta", 0) == 0
+                    ? ": attach with --handoff tc, or --handoff auto, which probes for it"
+                    : "");
+    struct utsname u {
+    };
+    uname(&u);
+    unsigned major = 0, minor = 0;
+    if (sscanf(u.release, "%u.%u", &major, &minor) == 2 && (major < 6 || (major == 6 && minor < 1)))
+        return std::string("kernel ") + u.release +
+               " is older than 6.1, the oldest xdp-ingress "
+               "supports";
+    return "the verifier's log is printed above; rerun with -v for libbpf's debug output";
+}
+
 template <typename S>
 void load_skel(const char *what, S *s, int (*load)(S *), const std::string &dir)
 {
     set_pin_paths(s->obj, dir);
-    int err = load(s);
+    int err;
+    std::string log;
+    {
+        LibbpfCapture cap(true); // the log still reaches the user, whole
+        err = load(s);
+        log = cap.text();
+    }
     if (!err)
         return;
     int e = errno_of(err);
-    // EPERM (no CAP_BPF/CAP_NET_ADMIN) and EACCES (verifier without CAP_PERFMON) are most
-    // often missing capabilities: say which, rather than pointing at the verifier log.
-    std::string caps = e == EPERM || e == EACCES ? capability_hint() : std::string();
-    throw Error(std::string("cannot load BPF object ") + what, e,
-                !caps.empty() ? caps
-                              : "the verifier log, if any, is printed above; rerun with -v for "
-                                "libbpf's full log, and check the kernel is >= 6.1");
+    throw Error(std::string("cannot load BPF object ") + what, e, load_hint(e, log));
 }
 
 } // namespace
@@ -84,6 +113,8 @@ Datapath::Datapath(const LoadOptions &opts) : o_(std::make_unique<Objects>())
     const auto &dir = opts.pin_dir;
     if (opts.edge) {
         o_->xdp.reset(open_skel("xdp_public", xdp_public__open_opts));
+        o_->xdp->rodata->xi_handoff = opts.handoff;
+        o_->xdp->rodata->xi_test_mark_fails = opts.test_mark_fails;
         load_skel("xdp_public", o_->xdp.get(), xdp_public__load, dir);
         o_->pub_in.reset(open_skel("tc_public_ingress", tc_public_ingress__open_opts));
         load_skel("tc_public_ingress", o_->pub_in.get(), tc_public_ingress__load, dir);

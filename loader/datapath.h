@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "xi_structs.h"
+
 namespace xi
 {
 
@@ -14,8 +16,10 @@ enum class Prog { XdpPublic, TcPublicIngress, TcPublicEgress, MeshIngress, MeshE
 
 struct LoadOptions {
     std::string pin_dir;
-    bool edge = true;     // load the public-interface objects
-    bool mesh_l2 = false; // mesh interface has an Ethernet header (else the L3 entries)
+    bool edge = true;                // load the public-interface objects
+    bool mesh_l2 = false;            // mesh interface has an Ethernet header (else the L3 entries)
+    uint8_t handoff = XI_HANDOFF_TC; // XI_HANDOFF_*: xdp_public's .rodata (handoff.h)
+    bool test_mark_fails = false;    // tests: every XDP mark fails as without metadata room
 };
 
 class Datapath

@@ -3,9 +3,12 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include "counters.h"
+#include "handoff.h"
 #include "publish.h"
 #include "state.h"
 #include "status.h"
+#include "xi_reasons.h"
 
 namespace xi
 {
@@ -26,6 +29,21 @@ nlohmann::json HealthReport::json() const
 {
     return {{"status", health_name(status)}, {"summary", summary}, {"checks", checks}};
 }
+
+namespace
+{
+
+uint64_t mark_failures(const std::string &dir)
+{
+    int fd = bpf_obj_get((dir + "/xi_stats").c_str());
+    if (fd < 0)
+        return 0;
+    uint64_t n = percpu_sum(fd, XI_HOOK_XDP_PUBLIC * XI_REASON_SLOTS + XI_R_MARK_FAILED);
+    close(fd);
+    return n;
+}
+
+} // namespace
 
 HealthReport check_health(const Paths &p, const std::string &instance)
 {
@@ -71,6 +89,21 @@ HealthReport check_health(const Paths &p, const std::string &instance)
         if (stats >= 0)
             close(stats);
         check("counters", readable, readable ? "counters are readable" : "xi_stats unreadable");
+        // Either hand-off steers correctly: TC decides whatever XDP could not mark.
+        for (const auto &att : st->attachments) {
+            if (att.hook != XI_HOOK_TC_PUBLIC_INGRESS || att.handoff == XI_HANDOFF_NONE)
+                continue;
+            std::string detail = std::string("hand-off ") + handoff_name(att.handoff) + " on " +
+                                 att.ifname +
+                                 (att.handoff == XI_HANDOFF_TC
+                                      ? ": TC ingress makes the steering decisions"
+                                      : ": XDP decides, TC decides what XDP could not mark");
+            if (uint64_t failed = mark_failures(dir); failed)
+                detail += " (" + std::to_string(failed) +
+                          " marks failed: the driver gives XDP "
+                          "no metadata room; --handoff tc saves XDP that work)";
+            check("handoff", true, detail);
+        }
     } catch (const std::exception &e) {
         check("maps", false, e.what());
     }

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -175,12 +176,36 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
     return res;
 }
 
+// The load options for this node: which objects, which mesh entry, which hand-off.
+LoadOptions load_options(const AttachOptions &o, const Resolved &r, const std::string &dir,
+                         std::vector<std::string> &notes)
+{
+    LoadOptions lo{dir, r.self->is_edge(), r.mesh_l2};
+    if (r.self->is_edge()) {
+        auto c = choose_handoff(o.handoff, r.self->public_if);
+        lo.handoff = c.mode;
+        if (!c.note.empty())
+            notes.push_back(c.note);
+        const char *env = std::getenv("XI_TEST_MARK_FAILS");
+        lo.test_mark_fails = o.test_mark_fails || (env && *env == '1');
+    }
+    return lo;
+}
+
+bool public_handoff_hook(uint8_t hook)
+{
+    return hook == XI_HOOK_XDP_PUBLIC || hook == XI_HOOK_TC_PUBLIC_INGRESS;
+}
+
 AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const std::string &dir,
                               InstanceState st)
 {
     AttachReport rep;
     rep.replaced = true;
-    Datapath dp({dir, r.self->is_edge(), r.mesh_l2});
+    LoadOptions lo = load_options(o, r, dir, rep.notes);
+    Datapath dp(lo);
+    // The order recorded at attach: TC before XDP, so the TC program that handles what the new
+    // XDP program hands over is in place before that program runs.
     for (auto &a : st.attachments) {
         Prog p;
         switch (a.hook) {
@@ -202,12 +227,13 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
         }
         replace_program(dir, a, dp.prog_fd(p));
         a.prog_name = dp.prog_name(p);
+        if (public_handoff_hook(a.hook))
+            a.handoff = lo.handoff;
         rep.notes.push_back("replaced " + a.prog_name + " on " + a.ifname + " " +
                             hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) + ")");
     }
     save_state(dir, st);
     rep.state = st;
-    (void)o;
     return rep;
 }
 
@@ -245,6 +271,8 @@ AttachReport attach_instance(const AttachOptions &o)
                     "upgrade the programs, or `detach` first");
 
     AttachReport rep;
+    // Before anything changes: a hand-off this kernel cannot run is refused with nothing done.
+    LoadOptions lo = load_options(o, r, dir, rep.notes);
     if (path_exists(dir)) {
         rep.notes.push_back("removed the leftovers of an interrupted attach in " + dir);
         remove_pins(dir, nullptr);
@@ -288,10 +316,12 @@ AttachReport attach_instance(const AttachOptions &o)
             rep.notes.push_back("set " + c.key + "=" + c.to + " (was " + c.from +
                                 "): strict reverse-path filtering drops decapsulated packets");
 
-    Datapath dp({dir, r.self->is_edge(), r.mesh_l2});
+    Datapath dp(lo);
     publish_next(dir, r.config, o.node, r.mesh_ifindex, st);
 
     auto add = [&](Attachment a) {
+        if (public_handoff_hook(a.hook))
+            a.handoff = lo.handoff;
         st.attachments.push_back(std::move(a));
         save_state(dir, st); // recorded as soon as it exists, so detach finds it after a crash
     };
@@ -299,7 +329,7 @@ AttachReport attach_instance(const AttachOptions &o)
         return AttachSpec{dir, ifname, ifindex, hook, dp.prog_fd(p), dp.prog_name(p)};
     };
     std::string note;
-    // Order matters: the TC side must be in place before XDP starts marking packets for it.
+    // Order matters: the TC side must be in place before XDP starts handing packets to it.
     add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_INGRESS, Prog::MeshIngress),
                   true, &note));
     add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_EGRESS, Prog::MeshEgress),

@@ -9,6 +9,7 @@
 #include "attach.h"
 #include "bpffs.h"
 #include "config.h"
+#include "handoff.h"
 #include "state.h"
 
 namespace xi
@@ -32,6 +33,10 @@ struct AttachOptions {
     std::string instance; // pin directory name; defaults to node
     std::string netns;    // recorded; the CLI has already joined it
     XdpModeRequest xdp_mode = XdpModeRequest::Auto;
+    HandoffRequest handoff = HandoffRequest::Auto;
+    // Tests: every XDP mark fails at run time, as on a driver without metadata room (also
+    // with XI_TEST_MARK_FAILS=1 in the environment, for the binary).
+    bool test_mark_fails = false;
     bool replace = false;   // upgrade the programs of an attached instance in place
     bool fix_sysctl = true; // set rp_filter (else refuse naming the sysctl)
 };

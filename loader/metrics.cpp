@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "handoff.h"
 #include "counters.h"
 #include "health.h"
 #include "publish.h"
@@ -40,6 +41,8 @@ const std::vector<std::pair<std::string, std::string>> kFamilies = {
     {"xdp_ingress_last_reload_failure_timestamp_seconds", "Time of the last rejected reload."},
     {"xdp_ingress_attached",
      "Whether a program is attached (1) or not (0), by interface, hook, method and XDP mode."},
+    {"xdp_ingress_handoff_info",
+     "How the steering decision reaches TC on a public interface: mode tc or xdp-mark."},
     {"xdp_ingress_up",
      "Data-plane health: 1 healthy or degraded (previous policy running), 0 unhealthy."},
     {"xdp_ingress_health_status", "Data-plane health state, one series per state, 1 = current."},
@@ -117,8 +120,13 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     // Which interface each hook is attached to (one interface per hook and instance).
     std::map<uint32_t, std::string> hook_if;
     auto attached = family("xdp_ingress_attached", MetricType::Gauge);
+    auto handoff = family("xdp_ingress_handoff_info", MetricType::Gauge);
     for (const auto &a : st->attachments) {
         hook_if[a.hook] = a.ifname;
+        if (a.hook == XI_HOOK_TC_PUBLIC_INGRESS && a.handoff != XI_HANDOFF_NONE)
+            handoff.metric.push_back(
+                metric({inst, {"interface", a.ifname}, {"mode", handoff_name(a.handoff)}}, 1,
+                       MetricType::Gauge));
         bool live = false;
         if (a.method == AttachMethod::Clsact) {
             live = clsact_attached(a);
@@ -151,6 +159,8 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
                                          live ? 1 : 0, MetricType::Gauge));
     }
     out.push_back(attached);
+    if (!handoff.metric.empty())
+        out.push_back(handoff);
 
     auto info = family("xdp_ingress_config_info", MetricType::Gauge);
     info.metric.push_back(metric({inst,

@@ -110,6 +110,7 @@ private:
             a.instance = inst_;
             a.netns = o_.netns;
             a.xdp_mode = o_.xdp_mode;
+            a.handoff = o_.handoff;
             auto rep = attach_instance(a);
             for (const auto &n : rep.notes)
                 spdlog::warn("{}", n);

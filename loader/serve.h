@@ -8,6 +8,7 @@
 
 #include "attach.h"
 #include "bpffs.h"
+#include "handoff.h"
 
 namespace xi
 {
@@ -20,6 +21,7 @@ struct ServeOptions {
     std::string netns;    // already joined; recorded at attach
     std::string metrics_addr = "127.0.0.1:9470";
     XdpModeRequest xdp_mode = XdpModeRequest::Auto;
+    HandoffRequest handoff = HandoffRequest::Auto;
     bool detach_on_exit = false;
     double poll_interval_s = 2.0; // content check even without inotify events
 };

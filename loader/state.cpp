@@ -28,7 +28,8 @@ struct RawAttachment {
     uint8_t method;
     uint8_t xdp_mode;
     uint8_t created_qdisc;
-    uint32_t pad;
+    uint8_t handoff; // XI_HANDOFF_*; 0 in records of releases before hand-offs (xdp-mark then)
+    uint8_t pad[3];
 };
 static_assert(sizeof(RawAttachment) == 104);
 
@@ -127,6 +128,7 @@ void save_state(const std::string &dir, const InstanceState &s)
         r.method = static_cast<uint8_t>(a.method);
         r.xdp_mode = static_cast<uint8_t>(a.xdp_mode);
         r.created_qdisc = a.created_qdisc;
+        r.handoff = a.handoff;
     }
     uint32_t key = 0;
     int rc = bpf_map_update_elem(fd, &key, &raw, BPF_ANY);
@@ -203,6 +205,7 @@ std::optional<InstanceState> load_state(const std::string &dir)
         a.method = static_cast<AttachMethod>(r.method);
         a.xdp_mode = static_cast<XdpMode>(r.xdp_mode);
         a.created_qdisc = r.created_qdisc;
+        a.handoff = r.handoff;
         s.attachments.push_back(a);
     }
     return s;

@@ -24,6 +24,7 @@ struct Attachment {
     AttachMethod method = AttachMethod::XdpLink;
     XdpMode xdp_mode = XdpMode::None;
     bool created_qdisc = false; // clsact: we created the qdisc, so detach removes it
+    uint8_t handoff = 0;        // public XDP and TC ingress: XI_HANDOFF_* (handoff.h)
     uint32_t prog_id = 0;
     uint32_t tc_handle = 0, tc_priority = 0;
     std::string prog_name;

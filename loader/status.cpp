@@ -6,6 +6,7 @@
 
 #include "attach.h"
 #include "counters.h"
+#include "handoff.h"
 #include "publish.h"
 #include "state.h"
 #include "xi_reasons.h"
@@ -65,6 +66,8 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
     j["method"] = method_name(a.method);
     if (a.xdp_mode != XdpMode::None)
         j["mode"] = mode_name(a.xdp_mode);
+    if (a.handoff != XI_HANDOFF_NONE)
+        j["handoff"] = handoff_name(a.handoff);
     j["program"] = a.prog_name;
     uint32_t prog_id = a.prog_id;
     bool live = false;
@@ -201,6 +204,8 @@ std::string render_status(const nlohmann::json &instances)
                 << " " << a["method"].get<std::string>();
             if (a.contains("mode"))
                 out << " " << a["mode"].get<std::string>();
+            if (a.contains("handoff"))
+                out << " handoff " << a["handoff"].get<std::string>();
             out << " prog " << a["program"].get<std::string>() << " id " << a["program_id"]
                 << (a["attached"].get<bool>() ? "" : " NOT ATTACHED") << "\n";
         }

@@ -18,11 +18,10 @@
     X(1, PASS_NOT_VIP, "pass_not_vip", "not addressed to a configured VIP: passed untouched")      \
     X(2, PASS_NOT_IP, "pass_not_ip", "neither IPv4 nor IPv6: passed untouched")                    \
     X(3, LOCAL, "local", "VIP flow owned by this edge: delivered locally")                         \
-    X(4, FORWARD, "forward", "VIP flow owned by a sibling edge: marked for the mesh")              \
+    X(4, FORWARD, "forward", "VIP flow owned by a sibling edge: sent to its owner via the mesh")   \
     X(5, ICMP_STEERED, "icmp_steered", "ICMP error for a VIP flow, steered by its inner header")   \
     X(6, FRAGMENT, "fragment", "fragment of a VIP datagram, steered by its 3-tuple")               \
     X(7, REDIRECT, "redirect", "encapsulated and redirected into the mesh interface")              \
-    X(8, UNMARKED, "unmarked", "no steering mark from our XDP program: left to the stack")         \
     X(9, PUBLIC_ENCAP, "public_encap", "IPIP/IP6IP6 arriving on the public side: never steered")   \
     X(10, DECAP, "decap", "steering traffic from a sibling edge decapsulated for a local VIP")     \
     X(11, MSS_CLAMPED, "mss_clamped", "TCP MSS option lowered to fit the mesh")                    \
@@ -36,8 +35,10 @@
     X(19, ALLOW_NDP, "allow_ndp", "IPv6 neighbour discovery or MLD on the link: always allowed")   \
     X(20, PASS_EXTHDR, "pass_exthdr",                                                              \
       "IPv6 extension chain longer than inspected: passed to the stack, not steered")              \
-    X(21, LOCAL_FALLBACK, "local_fallback",                                                        \
-      "could not attach the steering mark (driver without XDP metadata): delivered locally")       \
+    X(22, MARK_FAILED, "mark_failed",                                                              \
+      "XDP could not attach its decision (no metadata room): passed unmarked, TC decides")         \
+    X(23, TC_DECIDES, "tc_decides", "passed unmarked: TC ingress makes the steering decision")     \
+    X(24, XDP_DECIDED, "xdp_decided", "XDP's mark says: not for the mesh, passed to the stack")    \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \
     X(65, DROP_BAD_HEADER, "bad_header", "malformed header (IHL, version, length, TCP offset)")    \
     X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")       \
@@ -59,6 +60,7 @@
     X(79, DROP_REDIRECT_FAILED, "redirect_failed", "redirect into the mesh interface failed")      \
     X(80, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")
 
+/* Retired numbers, never to be reused: 8 (unmarked), 21 (local_fallback). */
 enum xi_reason {
 #define XI_REASON_ENUM(num, name, label, desc) XI_R_##name = num,
     XI_REASON_TABLE(XI_REASON_ENUM)

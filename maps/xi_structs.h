@@ -21,20 +21,35 @@ struct xi_addr {
 XI_SIZE_ASSERT(struct xi_addr, 16);
 
 /*
- * XDP -> TC hand-off for a flow owned by a sibling edge, stored in the XDP metadata area in
- * front of the packet. Only our XDP program can write it (the metadata area does not exist on
- * the wire), so the TC program redirects into the mesh only packets that carry it.
+ * XDP -> TC hand-off, in the XDP metadata area in front of the packet, written only where the
+ * kernel and the driver give XDP metadata (hand-off "xdp-mark"; docs/steering.md). The mark
+ * saves TC the decision; it is never needed for correctness: an unmarked packet is decided by
+ * TC ingress itself. Only an XDP program can write the area (it does not exist on the wire).
+ *
+ * XI_META_MAGIC marks a packet for a sibling edge (the layout every release has used, so an
+ * `attach --replace` in either direction keeps forwarding). XI_META_PASS says XDP decided the
+ * packet is not for the mesh: TC passes it without a second look. A TC program from before
+ * XI_META_PASS existed treats it as unmarked and leaves it to the stack, which is right too.
  */
-#define XI_META_MAGIC 0x58494d31u /* "XIM1" */
+#define XI_META_MAGIC 0x58494d31u /* "XIM1": forward to owner */
+#define XI_META_PASS 0x58494c31u  /* "XIL1": decided, stays on this edge */
 #define XI_META_F_IPV6 0x01       /* the steered packet is IPv6 (encapsulate IP6IP6) */
 struct xi_xdp_meta {
     __u32 magic;
-    __u16 owner; /* node slot of the owning edge */
+    __u16 owner; /* node slot of the owning edge (XI_META_MAGIC) */
     __u8 gen;    /* generation slot the decision was taken in */
     __u8 flags;  /* XI_META_F_* */
 };
 XI_SIZE_ASSERT(struct xi_xdp_meta, 8);
 XI_OFFSET_ASSERT(struct xi_xdp_meta, owner, 4);
+
+/*
+ * How the steering decision reaches TC ingress on the public interface (loader option
+ * --handoff; recorded per attachment). Set in xdp_public's .rodata before load.
+ */
+#define XI_HANDOFF_NONE 0     /* not an edge hook, or recorded by a release without hand-offs */
+#define XI_HANDOFF_TC 1       /* XDP drops malformed packets only; TC ingress decides */
+#define XI_HANDOFF_XDP_MARK 2 /* XDP decides and marks; TC acts on the mark, decides unmarked */
 
 /* xi_active[0]: which generation slot the datapath reads. Flipped by one 4-byte store. */
 struct xi_active {

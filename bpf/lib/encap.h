@@ -18,6 +18,8 @@
 #include "stats.h"
 
 #define XI_ENCAP_PULL_LEN 128
+/* Every header offset the parser follows (XI_MAX_HDR_OFF) plus the largest header there. */
+#define XI_PULL_MAX_LEN (XI_MAX_HDR_OFF + 64)
 
 /* Room for IP header + a full TCP header in the linear area, so direct access can parse it. */
 static __always_inline void xi_pull_headers(struct __sk_buff *skb)
@@ -26,6 +28,19 @@ static __always_inline void xi_pull_headers(struct __sk_buff *skb)
 
     if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
         bpf_skb_pull_data(skb, want);
+}
+
+/*
+ * For a parse that ran out of linear data: make up to XI_PULL_MAX_LEN bytes linear, so a
+ * header chain XDP (which sees the whole frame) can walk is walkable here too. Returns true
+ * if there is more to parse now; packet pointers must then be reloaded.
+ */
+static __always_inline int xi_pull_more(struct __sk_buff *skb)
+{
+    __u32 linear = skb->data_end - skb->data;
+    __u32 want = skb->len < XI_PULL_MAX_LEN ? skb->len : XI_PULL_MAX_LEN;
+
+    return linear < want && !bpf_skb_pull_data(skb, want);
 }
 
 /*
@@ -99,14 +114,16 @@ static __always_inline int xi_fit_datagram(struct __sk_buff *skb, const struct x
 }
 
 /*
- * Encapsulate the Ethernet frame in skb (marked by our XDP program, see struct xi_xdp_meta) for
- * the owning edge and redirect it into the mesh interface. Returns the TC verdict.
+ * Encapsulate the Ethernet frame in skb for the owning edge and redirect it into the mesh
+ * interface. parsed: the packet as the caller parsed it (TC's own decision), or NULL (an XDP
+ * mark: parse here). Returns the TC verdict.
  */
 static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_slot, __u32 owner,
-                                             int ipv6)
+                                             int ipv6, const struct xi_pkt *parsed)
 {
     struct xi_gen_config *cfg = bpf_map_lookup_elem(&xi_gen_config, &gen_slot);
     __u16 need = ipv6 ? XI_NODE_F_HAS6 : XI_NODE_F_HAS4;
+    const struct xi_pkt *pp = parsed;
     struct xi_node *self, *peer;
     void *data, *end;
     struct xi_pkt p = {};
@@ -122,19 +139,26 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
         !(peer->flags & need) || !(self->flags & need))
         return xi_encap_fail(XI_R_DROP_NOT_ENCAP_TARGET);
 
-    if (xi_strip_vlans(skb))
-        return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
-    xi_pull_headers(skb);
+    /* Parsed already and untagged: the IP header is where the encapsulation goes. */
+    if (!pp || pp->l3_off != ETH_HLEN || skb->vlan_present) {
+        if (xi_strip_vlans(skb))
+            return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
+        xi_pull_headers(skb);
+        data = (void *)(long)skb->data;
+        end = (void *)(long)skb->data_end;
+        err =
+            ipv6 ? xi_parse_ipv6(data, end, ETH_HLEN, &p) : xi_parse_ipv4(data, end, ETH_HLEN, &p);
+        if (err)
+            return xi_encap_fail(err);
+        pp = &p;
+    }
     data = (void *)(long)skb->data;
     end = (void *)(long)skb->data_end;
-    err = ipv6 ? xi_parse_ipv6(data, end, ETH_HLEN, &p) : xi_parse_ipv4(data, end, ETH_HLEN, &p);
-    if (err)
-        return xi_encap_fail(err);
     /* Decided: over the mesh MTU once encapsulated -> dropped and counted, never fragmented
      * (outer DF) nor answered with ICMP; the owner's MSS clamp keeps TCP below it. */
-    if (xi_wire_len(skb, &p, data, end) + overhead > cfg->mesh_mtu)
+    if (xi_wire_len(skb, pp, data, end) + overhead > cfg->mesh_mtu)
         return xi_encap_fail(XI_R_DROP_MESH_MTU);
-    err = xi_fit_datagram(skb, &p);
+    err = xi_fit_datagram(skb, pp);
     if (err)
         return xi_encap_fail(err);
 
@@ -150,11 +174,11 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
         struct ipv6hdr o = {};
 
         o.version = 6;
-        o.priority = p.tos >> 4;
-        o.flow_lbl[0] = (p.tos & 0x0f) << 4;
-        o.payload_len = bpf_htons(p.l3_len);
+        o.priority = pp->tos >> 4;
+        o.flow_lbl[0] = (pp->tos & 0x0f) << 4;
+        o.payload_len = bpf_htons(pp->l3_len);
         o.nexthdr = IPPROTO_IPV6;
-        o.hop_limit = p.ttl;
+        o.hop_limit = pp->ttl;
         __builtin_memcpy(&o.saddr, &self->mesh6, sizeof(o.saddr));
         __builtin_memcpy(&o.daddr, &peer->mesh6, sizeof(o.daddr));
         err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
@@ -163,10 +187,10 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
 
         o.version = 4;
         o.ihl = 5;
-        o.tos = p.tos;
-        o.tot_len = bpf_htons(p.l3_len + sizeof(o));
+        o.tos = pp->tos;
+        o.tot_len = bpf_htons(pp->l3_len + sizeof(o));
         o.frag_off = bpf_htons(0x4000); /* DF: an oversize packet is dropped above, never split */
-        o.ttl = p.ttl;
+        o.ttl = pp->ttl;
         o.protocol = IPPROTO_IPIP;
         o.saddr = self->mesh4;
         o.daddr = peer->mesh4;
@@ -179,8 +203,8 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
     /* Per owner: skbs handed to the mesh (a GSO skb counts once, like every other counter)
      * and the length of the encapsulated IP packet, without the Ethernet header that the
      * mesh device (wg0: L3) does not carry. */
-    xi_count_node(owner, XI_NODE_FWD_PACKETS, p.l3_len + overhead);
-    xi_event(cfg, XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, &p, XI_ROLE_WORLD,
+    xi_count_node(owner, XI_NODE_FWD_PACKETS, pp->l3_len + overhead);
+    xi_event(cfg, XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, pp, XI_ROLE_WORLD,
              XI_ROLE_WORLD, 0xffff, owner, XI_EV_F_STEERED);
     if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
         return xi_encap_fail(XI_R_DROP_REDIRECT_FAILED);

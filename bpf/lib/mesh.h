@@ -48,11 +48,7 @@ static __always_inline int xi_mesh_parse(struct __sk_buff *skb, int l2, struct x
         if (r)
             return r;
     }
-    if (proto == bpf_htons(ETH_P_IP))
-        return xi_parse_ipv4(data, end, l3_off, p);
-    if (proto == bpf_htons(ETH_P_IPV6))
-        return xi_parse_ipv6(data, end, l3_off, p);
-    return XI_R_PASS_NOT_IP;
+    return xi_parse_l3(data, end, l3_off, proto, p);
 }
 
 /* IP-in-IP of either family: steering traffic, or something posing as it. */

@@ -88,8 +88,13 @@ static __always_inline void xi_addr_from6(struct xi_addr *a, const struct in6_ad
     __builtin_memcpy(a, v6, sizeof(*a));
 }
 
-/* Ethernet and up to XI_MAX_VLAN 802.1Q/802.1ad tags. *l3_off, *proto: what follows. */
-static __always_inline int xi_parse_eth(void *data, void *end, __u32 *l3_off, __be16 *proto)
+/*
+ * Ethernet and up to max_tags 802.1Q/802.1ad tags in the data (XI_MAX_VLAN in all: TC passes
+ * fewer when the stack has already moved the outer tag into skb->vlan_tci, so that XDP and TC
+ * parse the same frames as IP). *l3_off, *proto: what follows.
+ */
+static __always_inline int xi_parse_eth_tags(void *data, void *end, __u32 max_tags, __u32 *l3_off,
+                                             __be16 *proto)
 {
     struct ethhdr *eth = data;
     __u32 off = sizeof(*eth);
@@ -99,10 +104,10 @@ static __always_inline int xi_parse_eth(void *data, void *end, __u32 *l3_off, __
         return XI_R_DROP_TRUNCATED;
     p = eth->h_proto;
 #pragma unroll
-    for (int i = 0; i < XI_MAX_VLAN; i++) {
+    for (__u32 i = 0; i < XI_MAX_VLAN; i++) {
         struct xi_vlan_hdr *vh = data + off;
 
-        if (p != bpf_htons(ETH_P_8021Q) && p != bpf_htons(ETH_P_8021AD))
+        if (i >= max_tags || (p != bpf_htons(ETH_P_8021Q) && p != bpf_htons(ETH_P_8021AD)))
             break;
         if ((void *)(vh + 1) > end)
             return XI_R_DROP_TRUNCATED;
@@ -112,6 +117,11 @@ static __always_inline int xi_parse_eth(void *data, void *end, __u32 *l3_off, __
     *l3_off = off;
     *proto = p;
     return 0;
+}
+
+static __always_inline int xi_parse_eth(void *data, void *end, __u32 *l3_off, __be16 *proto)
+{
+    return xi_parse_eth_tags(data, end, XI_MAX_VLAN, l3_off, proto);
 }
 
 static __always_inline int xi_icmp_is_error4(__u8 type)
@@ -362,6 +372,17 @@ static __always_inline int xi_parse_ipv6(void *data, void *end, __u32 off, struc
     if (o - off > p->l3_len)
         return XI_R_DROP_BAD_HEADER;
     return xi_parse_l4(data, end, o, p->l3_len - (o - off), p);
+}
+
+/* The IP header at l3_off by its ethertype; XI_R_PASS_NOT_IP for anything else. */
+static __always_inline int xi_parse_l3(void *data, void *end, __u32 l3_off, __be16 proto,
+                                       struct xi_pkt *p)
+{
+    if (proto == bpf_htons(ETH_P_IP))
+        return xi_parse_ipv4(data, end, l3_off, p);
+    if (proto == bpf_htons(ETH_P_IPV6))
+        return xi_parse_ipv6(data, end, l3_off, p);
+    return XI_R_PASS_NOT_IP;
 }
 
 #endif /* XI_BPF_PARSE_H */

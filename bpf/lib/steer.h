@@ -118,4 +118,44 @@ static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
     return *owner;
 }
 
+/*
+ * The whole steering decision for the packet whose IP header is at l3_off (proto: its
+ * ethertype). XDP and TC ingress on the public interface both call this, so whichever of them
+ * decides, it decides as the other would, and as `xdp-ingress owner` does. Returns the reason
+ * to count: a drop reason (>= XI_DROP_BASE: malformed), a pass reason (the packet stays on this
+ * edge), or a steering reason (XI_R_FORWARD, XI_R_ICMP_STEERED, XI_R_FRAGMENT, XI_R_LOCAL).
+ * *owner is the sibling edge to send the packet to, XI_NODE_NONE when it stays here.
+ */
+static __always_inline __u32 xi_steer_decide(void *data, void *end, __u32 l3_off, __be16 proto,
+                                             struct xi_pkt *p, struct xi_gen *g, __u32 *owner)
+{
+    __u64 hash = 0;
+    __u32 o;
+    int r;
+
+    *owner = XI_NODE_NONE;
+    r = xi_parse_l3(data, end, l3_off, proto, p);
+    if (r == XI_R_DROP_EXTHDR)
+        return XI_R_PASS_EXTHDR; /* longer than we walk: the stack decides, never us */
+    if (r)
+        return r;
+    /* Tunnelled packets from the internet are never steered (nor injected into the mesh). */
+    if (p->proto == IPPROTO_IPIP || p->proto == IPPROTO_IPV6)
+        return XI_R_PUBLIC_ENCAP;
+    if (!xi_gen_current(g))
+        return XI_R_NO_TABLE;
+    if (!(g->cfg->flags & XI_CFG_SELF_EDGE))
+        return XI_R_PASS_NOT_STEERED;
+    r = xi_vip_classify(g, p, &hash);
+    if (r == XI_R_PASS_NOT_VIP)
+        return r;
+    o = xi_owner(g, hash);
+    if (o == XI_NODE_NONE)
+        return XI_R_NO_TABLE;
+    if (o == g->cfg->self_node)
+        return r;
+    *owner = o;
+    return r == XI_R_LOCAL ? XI_R_FORWARD : r;
+}
+
 #endif /* XI_BPF_STEER_H */

@@ -47,6 +47,7 @@
 #include "config.h"
 #include "counters.h"
 #include "datapath_fixture.h"
+#include "handoff_modes.h"
 #include "instance.h"
 #include "netns.h"
 #include "owner.h"
@@ -259,7 +260,7 @@ struct Devices {
 class Instance
 {
 public:
-    Instance(const std::string &config_path, const std::string &netns)
+    Instance(const std::string &config_path, const std::string &netns, const HandoffMode &mode)
         : name_(scratch_instance("chain"))
     {
         AttachOptions o;
@@ -267,6 +268,9 @@ public:
         o.node = kNode;
         o.instance = name_;
         o.netns = netns;
+        o.handoff =
+            mode.handoff == XI_HANDOFF_XDP_MARK ? HandoffRequest::XdpMark : HandoffRequest::Tc;
+        o.test_mark_fails = mode.mark_fails;
         report_ = attach_instance(o); // rolls itself back if it throws
     }
     ~Instance()
@@ -450,10 +454,10 @@ void sweep_leftovers()
 class ChainEnv
 {
 public:
-    ChainEnv()
+    explicit ChainEnv(const HandoffMode &mode)
         : ns_("xichain-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)),
           join_(ns_.name()), devices_(ns_.name()), config_(chain_config()),
-          inst_(config_.path(), ns_.name())
+          inst_(config_.path(), ns_.name(), mode)
     {
         for (const auto &a : inst_.report().state.attachments)
             if (a.hook == XI_HOOK_XDP_PUBLIC) {
@@ -581,14 +585,24 @@ std::string problems(const ParsedPacket &p)
     return s;
 }
 
-class EncapChain : public ::testing::Test
+class EncapChain : public ::testing::TestWithParam<HandoffMode>
 {
 protected:
     void SetUp() override
     {
         XI_REQUIRE_PRIVILEGES();
-        env_ = std::make_unique<ChainEnv>();
+        mode_ = GetParam();
+        env_ = std::make_unique<ChainEnv>(mode_);
         self_ = slot_of(kNode);
+    }
+
+    // The counters of a packet decided as `reason` in this mode, plus what followed.
+    Counters decided(uint32_t reason, bool forwarded, Counters then = {}, uint64_t xdp_n = 1)
+    {
+        Counters c = steer_counters(mode_, reason, forwarded, xdp_n);
+        for (const auto &[k, v] : then)
+            c[k] += v;
+        return c;
     }
     void TearDown() override { env_.reset(); }
 
@@ -649,14 +663,13 @@ protected:
     }
 
     // Exactly one frame on the mesh, byte for byte `want`, valid by the independent checker;
-    // counted as forwarded (XDP `xdp_reason`, TC redirect, mesh egress steer_out) and in the
-    // owner's per-node counters with the encapsulated IP packet's length.
+    // counted as decided `reason` (where this mode decides), TC redirect, mesh egress steer_out,
+    // and in the owner's per-node counters with the encapsulated IP packet's length.
     void expect_forwarded(const Outcome &o, const Bytes &want, uint16_t owner,
-                          uint32_t xdp_reason = XI_R_FORWARD)
+                          uint32_t reason = XI_R_FORWARD)
     {
-        EXPECT_EQ(o.delta, (Counters{{{kXdp, xdp_reason}, 1},
-                                     {{kPubIn, XI_R_REDIRECT}, 1},
-                                     {{kMeshOut, XI_R_STEER_OUT}, 1}}))
+        EXPECT_EQ(o.delta, decided(reason, true,
+                                   {{{kPubIn, XI_R_REDIRECT}, 1}, {{kMeshOut, XI_R_STEER_OUT}, 1}}))
             << to_string(o.delta);
         EXPECT_EQ(o.fwd, (NodeFwdMap{{owner, {1, want.size() - ETH_HLEN}}}));
         ASSERT_EQ(o.mesh.size(), 1u) << describe(o.mesh);
@@ -674,11 +687,22 @@ protected:
         EXPECT_TRUE(o.mesh.empty()) << describe(o.mesh);
     }
 
+    HandoffMode mode_{kModeTc};
     std::unique_ptr<ChainEnv> env_;
     uint16_t self_ = 0;
 };
 
-TEST_F(EncapChain, AttachedLikeAnEdgeWithAnL2Mesh)
+// Packets the XDP program has seen, whatever it counted them as.
+uint64_t xdp_seen(const Counters &d)
+{
+    uint64_t n = 0;
+    for (const auto &[k, v] : d)
+        if (k.first == kXdp)
+            n += v;
+    return n;
+}
+
+TEST_P(EncapChain, AttachedLikeAnEdgeWithAnL2Mesh)
 {
     // The setup itself: the generation this test computes owners from is the one attach
     // published, native XDP on the veth, the L2 mesh entries on mesh0.
@@ -688,10 +712,12 @@ TEST_F(EncapChain, AttachedLikeAnEdgeWithAnL2Mesh)
         if (a.ifname == "mesh0") {
             EXPECT_NE(a.prog_name.find("_l2"), std::string::npos) << a.prog_name;
         }
+        bool handoff_hook = a.hook == XI_HOOK_XDP_PUBLIC || a.hook == XI_HOOK_TC_PUBLIC_INGRESS;
+        EXPECT_EQ(a.handoff, handoff_hook ? mode_.handoff : XI_HANDOFF_NONE) << a.prog_name;
     }
 }
 
-TEST_F(EncapChain, Ipv4FlowOfASiblingLeavesAsIpipToItsOwner)
+TEST_P(EncapChain, Ipv4FlowOfASiblingLeavesAsIpipToItsOwner)
 {
     uint16_t sport = port_owned(kClient4, kVip4, 443, IPPROTO_TCP, false);
     uint16_t owner = owner_of(kClient4, kVip4, sport, 443, IPPROTO_TCP);
@@ -735,7 +761,7 @@ TEST_F(EncapChain, Ipv4FlowOfASiblingLeavesAsIpipToItsOwner)
                            o.mesh[0].end()));
 }
 
-TEST_F(EncapChain, Ipv6FlowOfASiblingLeavesAsIp6ip6ToItsOwner)
+TEST_P(EncapChain, Ipv6FlowOfASiblingLeavesAsIp6ip6ToItsOwner)
 {
     uint16_t sport = port_owned(kClient6, kVip6, 443, IPPROTO_TCP, false);
     uint16_t owner = owner_of(kClient6, kVip6, sport, 443, IPPROTO_TCP);
@@ -770,7 +796,7 @@ TEST_F(EncapChain, Ipv6FlowOfASiblingLeavesAsIp6ip6ToItsOwner)
                            o.mesh[0].end()));
 }
 
-TEST_F(EncapChain, VlanAndQinqTagsStayOffTheMesh)
+TEST_P(EncapChain, VlanAndQinqTagsStayOffTheMesh)
 {
     // The stack moves the outer tag out of the frame before TC (skb vlan_present); a QinQ
     // frame keeps its inner tag in the data. Both must be gone: the mesh is L3.
@@ -805,7 +831,7 @@ TEST_F(EncapChain, VlanAndQinqTagsStayOffTheMesh)
         flow6(outer6(owner6, 50, 0)).build(), owner6);
 }
 
-TEST_F(EncapChain, MeshMtuIsTheLimitAfterEncapsulation)
+TEST_P(EncapChain, MeshMtuIsTheLimitAfterEncapsulation)
 {
     // Decided: a packet that would exceed the mesh MTU once encapsulated is dropped and counted
     // (mesh_mtu), never fragmented (outer DF) and not answered with ICMP: the owner clamps the
@@ -825,7 +851,7 @@ TEST_F(EncapChain, MeshMtuIsTheLimitAfterEncapsulation)
     {
         SCOPED_TRACE("IPv4 1401 + 20: dropped");
         auto o = env_->inject(flow4(Packet().eth(kClientMac, kPubMac), 1401).build());
-        expect_not_forwarded(o, {{{kXdp, XI_R_FORWARD}, 1}, {{kPubIn, XI_R_DROP_MESH_MTU}, 1}});
+        expect_not_forwarded(o, decided(XI_R_FORWARD, true, {{{kPubIn, XI_R_DROP_MESH_MTU}, 1}}));
     }
 
     uint16_t sport6 = port_owned(kClient6, kVip6, 443, IPPROTO_TCP, false);
@@ -843,24 +869,22 @@ TEST_F(EncapChain, MeshMtuIsTheLimitAfterEncapsulation)
     {
         SCOPED_TRACE("IPv6 1381 + 40: dropped");
         auto o = env_->inject(flow6(Packet().eth(kClientMac, kPubMac), 1381).build());
-        expect_not_forwarded(o, {{{kXdp, XI_R_FORWARD}, 1}, {{kPubIn, XI_R_DROP_MESH_MTU}, 1}});
+        expect_not_forwarded(o, decided(XI_R_FORWARD, true, {{{kPubIn, XI_R_DROP_MESH_MTU}, 1}}));
     }
 }
 
-TEST_F(EncapChain, LocallyOwnedFlowNeverReachesTheMesh)
+TEST_P(EncapChain, LocallyOwnedFlowNeverReachesTheMesh)
 {
     uint16_t sport = port_owned(kClient4, kVip4, 443, IPPROTO_TCP, true);
     auto pkt = Packet().eth(kClientMac, kPubMac).ipv4(kClient4, kVip4).tcp(sport, 443).syn();
-    expect_not_forwarded(env_->inject(pkt.build()),
-                         {{{kXdp, XI_R_LOCAL}, 1}, {{kPubIn, XI_R_UNMARKED}, 1}});
+    expect_not_forwarded(env_->inject(pkt.build()), decided(XI_R_LOCAL, false));
 
     uint16_t sport6 = port_owned(kClient6, kVip6, 443, IPPROTO_TCP, true);
     auto pkt6 = Packet().eth(kClientMac, kPubMac).ipv6(kClient6, kVip6).tcp(sport6, 443).syn();
-    expect_not_forwarded(env_->inject(pkt6.build()),
-                         {{{kXdp, XI_R_LOCAL}, 1}, {{kPubIn, XI_R_UNMARKED}, 1}});
+    expect_not_forwarded(env_->inject(pkt6.build()), decided(XI_R_LOCAL, false));
 }
 
-TEST_F(EncapChain, TunnelledPacketsFromTheInternetNeverReachTheMesh)
+TEST_P(EncapChain, TunnelledPacketsFromTheInternetNeverReachTheMesh)
 {
     // What an attacker would send to get into the mesh: IPIP / IP6IP6 addressed to a sibling's
     // mesh address, carrying a VIP flow that sibling owns.
@@ -868,14 +892,14 @@ TEST_F(EncapChain, TunnelledPacketsFromTheInternetNeverReachTheMesh)
     uint16_t sport = port_owned(kClient4, kVip4, 443, IPPROTO_TCP, false);
     auto ipip = Packet().eth(kClientMac, kPubMac).ipv4(kClient4, mesh4(b)).ipv4(kClient4, kVip4);
     expect_not_forwarded(env_->inject(ipip.tcp(sport, 443).syn().build()),
-                         {{{kXdp, XI_R_PUBLIC_ENCAP}, 1}, {{kPubIn, XI_R_UNMARKED}, 1}});
+                         decided(XI_R_PUBLIC_ENCAP, false));
 
     auto ip6ip6 = Packet().eth(kClientMac, kPubMac).ipv6(kClient6, mesh6(b)).ipv6(kClient6, kVip6);
     expect_not_forwarded(env_->inject(ip6ip6.tcp(1234, 443).syn().build()),
-                         {{{kXdp, XI_R_PUBLIC_ENCAP}, 1}, {{kPubIn, XI_R_UNMARKED}, 1}});
+                         decided(XI_R_PUBLIC_ENCAP, false));
 }
 
-TEST_F(EncapChain, IcmpErrorsGoToTheOwnerOfTheirFlow)
+TEST_P(EncapChain, IcmpErrorsGoToTheOwnerOfTheirFlow)
 {
     // A router on the client's path says our SYN-ACK (VIP -> client) was too big: the error
     // belongs to the owner of client -> VIP, which holds the socket.
@@ -901,7 +925,7 @@ TEST_F(EncapChain, IcmpErrorsGoToTheOwnerOfTheirFlow)
                      ptb(outer6(owner6, 255, 0)).build(), owner6, XI_R_ICMP_STEERED);
 }
 
-TEST_F(EncapChain, EthernetPaddingStaysOffTheMesh)
+TEST_P(EncapChain, EthernetPaddingStaysOffTheMesh)
 {
     // A bare ACK is 54 bytes: on the wire it is padded to 60. The padding is not part of the
     // datagram and must not travel through the mesh (nor be counted as forwarded bytes).
@@ -913,7 +937,7 @@ TEST_F(EncapChain, EthernetPaddingStaysOffTheMesh)
     expect_forwarded(env_->inject(sent), flow(outer4(owner, 64, 0)).build(), owner);
 }
 
-TEST_F(EncapChain, DatagramShorterThanItsHeaderSaysIsNotForwarded)
+TEST_P(EncapChain, DatagramShorterThanItsHeaderSaysIsNotForwarded)
 {
     // tot_len claims 20 bytes more than the frame holds: the stack would drop it, and the outer
     // header would carry the wrong length. Dropped at the encapsulation, counted.
@@ -922,7 +946,7 @@ TEST_F(EncapChain, DatagramShorterThanItsHeaderSaysIsNotForwarded)
     auto bytes = pkt.payload(100).build();
     bytes.resize(bytes.size() - 20);
     expect_not_forwarded(env_->inject(bytes),
-                         {{{kXdp, XI_R_FORWARD}, 1}, {{kPubIn, XI_R_DROP_BAD_HEADER}, 1}});
+                         decided(XI_R_FORWARD, true, {{{kPubIn, XI_R_DROP_BAD_HEADER}, 1}}));
 }
 
 // ---- GRO / GSO: frames from the veth peer ----------------------------------------------------
@@ -968,7 +992,7 @@ GsoFrame tcp4_gso(uint16_t sport, uint16_t mss, unsigned segs, uint32_t seq, uin
     return g;
 }
 
-TEST_F(EncapChain, GroMergedSegmentsLeaveAsSegmentsThatFitTheMesh)
+TEST_P(EncapChain, GroMergedSegmentsLeaveAsSegmentsThatFitTheMesh)
 {
     // pub0p segments one GSO frame into three MSS-1360 segments and hands them to pub0 in one
     // go; pub0's NAPI runs XDP on each (three marks), GRO merges them back into one skb
@@ -983,13 +1007,13 @@ TEST_F(EncapChain, GroMergedSegmentsLeaveAsSegmentsThatFitTheMesh)
     uint16_t owner = owner_of(kClient4, kVip4, sport, 443, IPPROTO_TCP);
     auto g = tcp4_gso(sport, mss, segs, seq, id, 50, 0x28);
     auto o = env_->send_from_peer(g.vh, g.frame, [](const Counters &d) {
-        auto it = d.find({kXdp, XI_R_FORWARD});
-        return it != d.end() && it->second >= segs && d.count({kPubIn, XI_R_REDIRECT});
+        return xdp_seen(d) >= segs && d.count({kPubIn, XI_R_REDIRECT});
     });
-    // One skb through TC: GRO merged the three segments (else redirect would be 3).
-    EXPECT_EQ(o.delta, (Counters{{{kXdp, XI_R_FORWARD}, segs},
-                                 {{kPubIn, XI_R_REDIRECT}, 1},
-                                 {{kMeshOut, XI_R_STEER_OUT}, 1}}))
+    // One skb through TC: GRO merged the three segments (else redirect would be 3), and in the
+    // modes where TC decides, it decided once for all three.
+    EXPECT_EQ(o.delta,
+              decided(XI_R_FORWARD, true,
+                      {{{kPubIn, XI_R_REDIRECT}, 1}, {{kMeshOut, XI_R_STEER_OUT}, 1}}, segs))
         << to_string(o.delta);
     // Per-node counters count that skb: its encapsulated length (one set of headers).
     EXPECT_EQ(o.fwd, (NodeFwdMap{{owner, {1, 20 + 40 + segs * mss}}}));
@@ -1025,7 +1049,7 @@ TEST_F(EncapChain, GroMergedSegmentsLeaveAsSegmentsThatFitTheMesh)
     }
 }
 
-TEST_F(EncapChain, GroMergedSegmentsTooBigForTheMeshAreDropped)
+TEST_P(EncapChain, GroMergedSegmentsTooBigForTheMeshAreDropped)
 {
     // Same, with MSS 1361: the merged skb's segments would be 1421 bytes on the mesh.
     constexpr uint16_t mss = 1361;
@@ -1033,11 +1057,13 @@ TEST_F(EncapChain, GroMergedSegmentsTooBigForTheMeshAreDropped)
     uint16_t sport = port_owned(kClient4, kVip4, 443, IPPROTO_TCP, false);
     auto g = tcp4_gso(sport, mss, segs, 1, 1, 64, 0);
     auto o = env_->send_from_peer(g.vh, g.frame, [](const Counters &d) {
-        auto it = d.find({kXdp, XI_R_FORWARD});
-        return it != d.end() && it->second >= segs && d.count({kPubIn, XI_R_DROP_MESH_MTU});
+        return xdp_seen(d) >= segs && d.count({kPubIn, XI_R_DROP_MESH_MTU});
     });
-    expect_not_forwarded(o, {{{kXdp, XI_R_FORWARD}, segs}, {{kPubIn, XI_R_DROP_MESH_MTU}, 1}});
+    expect_not_forwarded(o, decided(XI_R_FORWARD, true, {{{kPubIn, XI_R_DROP_MESH_MTU}, 1}}, segs));
 }
+
+INSTANTIATE_TEST_SUITE_P(Handoff, EncapChain, ::testing::ValuesIn(handoff_modes()),
+                         handoff_mode_name);
 
 } // namespace
 } // namespace xi::test

@@ -42,21 +42,33 @@ std::string to_string(const Counters &c)
 }
 
 DatapathFixture::DatapathFixture(const std::string &config_yaml, const std::string &node,
-                                 bool mesh_l2)
+                                 bool mesh_l2, uint8_t handoff, bool mark_fails)
 {
     Paths paths;
     dir_ = paths.instance(scratch_instance("dp"));
-    mkdir_p(dir_);
     auto res = parse_config(config_yaml, "fixture.yaml");
     if (!res.errors.empty())
         throw std::runtime_error("fixture config: " + res.errors[0].str());
     const NodeCfg *self = res.config->find_node(node);
-    dp_ = std::make_unique<Datapath>(LoadOptions{dir_, self && self->is_edge(), mesh_l2});
-    maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
-    publish(config_yaml, node);
+    mkdir_p(dir_);
+    // A constructor that throws runs no destructor: remove the pins it made here.
+    try {
+        dp_ = std::make_unique<Datapath>(
+            LoadOptions{dir_, self && self->is_edge(), mesh_l2, handoff, mark_fails});
+        maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
+        publish(config_yaml, node);
+    } catch (...) {
+        cleanup();
+        throw;
+    }
 }
 
 DatapathFixture::~DatapathFixture()
+{
+    cleanup();
+}
+
+void DatapathFixture::cleanup()
 {
     maps_.reset();
     dp_.reset();

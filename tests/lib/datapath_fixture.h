@@ -31,8 +31,10 @@ class DatapathFixture
 {
 public:
     // mesh_l2: load the L2 mesh entries (skb test_run always builds an Ethernet frame).
+    // handoff, mark_fails: xdp_public's hand-off (XI_HANDOFF_*) and its test switch.
     explicit DatapathFixture(const std::string &config_yaml, const std::string &node,
-                             bool mesh_l2 = true);
+                             bool mesh_l2 = true, uint8_t handoff = XI_HANDOFF_TC,
+                             bool mark_fails = false);
     ~DatapathFixture();
     DatapathFixture(const DatapathFixture &) = delete;
     DatapathFixture &operator=(const DatapathFixture &) = delete;
@@ -53,6 +55,7 @@ public:
     uint16_t node_slot(const std::string &name) const;
 
 private:
+    void cleanup(); // unpin everything, remove the directory
     std::string dir_;
     std::unique_ptr<Datapath> dp_;
     std::unique_ptr<GenMaps> maps_;

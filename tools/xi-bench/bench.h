@@ -72,7 +72,7 @@ class Instance
 public:
     // edge: load the public-interface objects too. Throws on config errors.
     Instance(const std::string &pin_dir, const std::string &yaml, const std::string &node,
-             bool edge);
+             bool edge, uint8_t handoff = XI_HANDOFF_TC);
     ~Instance();
     Instance(const Instance &) = delete;
     Instance &operator=(const Instance &) = delete;

@@ -175,8 +175,8 @@ struct Kind {
 std::vector<Kind> kinds_of(const XdpPackets &p)
 {
     return {
-        {"non-VIP, IPv4", &p.nonvip4, XI_R_PASS_NOT_VIP, XI_R_UNMARKED},
-        {"local owner, IPv4", &p.local4, XI_R_LOCAL, XI_R_UNMARKED},
+        {"non-VIP, IPv4", &p.nonvip4, XI_R_PASS_NOT_VIP, XI_R_XDP_DECIDED},
+        {"local owner, IPv4", &p.local4, XI_R_LOCAL, XI_R_XDP_DECIDED},
         {"sibling owner: XDP mark + TC encap, IPv4", &p.fwd4, XI_R_FORWARD, XI_R_REDIRECT},
         {"sibling owner: XDP mark + TC encap, IPv6", &p.fwd6, XI_R_FORWARD, XI_R_REDIRECT},
     };
@@ -198,7 +198,7 @@ int bench_live(const Options &o, uint32_t packets)
     Netns ns(o.tag);
     ns.veth("pub0", "pub1");
     ns.veth("mesh0", "mesh1");
-    Instance in(pin_dir_for(o, "live"), steer_yaml(), "edge-0", true);
+    Instance in(pin_dir_for(o, "live"), steer_yaml(), "edge-0", true, XI_HANDOFF_XDP_MARK);
     ns.enter();
     const uint32_t pub = ns.ifindex("pub0");
     in.publish(ns.ifindex("mesh0")); // redirect target of the encapsulated packets

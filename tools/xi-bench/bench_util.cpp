@@ -137,7 +137,7 @@ void remove_pin_dir(const std::string &dir)
 }
 
 Instance::Instance(const std::string &pin_dir, const std::string &yaml, const std::string &node,
-                   bool edge)
+                   bool edge, uint8_t handoff)
     : dir_(pin_dir), yaml_(yaml), node_(node)
 {
     require_bpffs(Paths());
@@ -145,7 +145,7 @@ Instance::Instance(const std::string &pin_dir, const std::string &yaml, const st
     remove_pin_dir(dir_); // leftovers of an interrupted run with the same tag
     mkdir_p(dir_);
     try {
-        dp_ = std::make_unique<Datapath>(LoadOptions{dir_, edge, true});
+        dp_ = std::make_unique<Datapath>(LoadOptions{dir_, edge, true, handoff});
         maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
         publish(1);
     } catch (...) {
