@@ -8,6 +8,7 @@
 #include "netns.h"
 #include "state.h"
 #include "status.h"
+#include "xi_reasons.h"
 
 namespace xi
 {
@@ -92,7 +93,11 @@ void add_attach_command(CLI::App &app, Globals &g, Runner &run)
                 std::cout << (rep.replaced ? "replaced programs of" : "attached") << " instance "
                           << s.instance << " (generation " << s.generation << ")\n";
                 for (const auto &at : s.attachments)
-                    std::cout << "  " << at.prog_name << " on " << at.ifname << "\n";
+                    std::cout << "  " << at.prog_name << " on " << at.ifname
+                              << (at.hook == XI_HOOK_TC_PUBLIC_INGRESS
+                                      ? std::string(" (hand-off ") + handoff_name(at.handoff) + ")"
+                                      : std::string())
+                              << "\n";
             }
             return 0;
         };

@@ -22,6 +22,7 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run);
 void add_reload_command(CLI::App &app, Globals &g, Runner &run);
 void add_health_command(CLI::App &app, Globals &g, Runner &run);
 void add_serve_command(CLI::App &app, Globals &g, Runner &run);
+void add_features_command(CLI::App &app, Globals &g, Runner &run);
 
 // How the datapath is attached, for the verbs that attach (attach, serve): --xdp-mode and
 // --handoff, declared and mapped in one place.

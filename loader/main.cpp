@@ -31,6 +31,7 @@ int main(int argc, char **argv)
     xi::add_owner_command(app, g, run);
     xi::add_monitor_command(app, g, run);
     xi::add_health_command(app, g, run);
+    xi::add_features_command(app, g, run);
     auto *help = app.add_subcommand("help", "Show help for xdp-ingress or one verb");
     std::string help_verb;
     help->add_option("verb", help_verb, "Verb to explain");

@@ -42,6 +42,25 @@ fail() {
     exit 1
 }
 
+# The hand-off mode the steering tests attach with (docs/steering.md), from XI_HANDOFF_MODE:
+#   tc | xdp-mark | xdp-mark-fails (xdp-mark, every mark failing: the binary's test switch
+#   XI_TEST_MARK_FAILS) | empty: the loader's default (auto).
+case "${XI_HANDOFF_MODE:-}" in
+"" | tc | xdp-mark) ;;
+xdp-mark-fails) export XI_TEST_MARK_FAILS=1 ;;
+*)
+    echo "XI_HANDOFF_MODE=$XI_HANDOFF_MODE: not tc, xdp-mark or xdp-mark-fails" >&2
+    exit 2
+    ;;
+esac
+# handoff_args: the attach arguments of that mode (none for the default).
+handoff_args() {
+    case "${XI_HANDOFF_MODE:-}" in
+    tc) echo "--handoff tc" ;;
+    xdp-mark | xdp-mark-fails) echo "--handoff xdp-mark" ;;
+    esac
+}
+
 require_privileges() {
     local eff
     eff=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
@@ -189,10 +208,11 @@ wg_peer() {
 # xi_attach NS INSTANCE ARGS...: attach an instance inside NS (joins only the network
 # namespace, pins stay visible) and remember it for cleanup.
 xi_attach() {
-    local n=$1 inst=$2
+    local n=$1 inst=$2 ho
     shift 2
     echo "$inst" >>"$XI_TMP/instances"
-    "$XI_BIN" attach --netns "$(ns "$n")" --instance "$inst" "$@"
+    read -r -a ho <<<"$(handoff_args)"
+    "$XI_BIN" attach --netns "$(ns "$n")" --instance "$inst" "${ho[@]}" "$@"
 }
 
 # xi_detach INSTANCE: detach an instance attached with xi_attach (cleanup detaches it again:

@@ -65,7 +65,7 @@ MSS_MAX=$([ "$FAM" = 6 ] && echo 1320 || echo 1360)
 require_privileges
 T0=$SECONDS
 
-say "steering flip [$VARIANT]: topology (client, router, 3 edges, WireGuard mesh)"
+say "steering flip [$VARIANT, hand-off ${XI_HANDOFF_MODE:-default}]: topology (client, router, 3 edges, WireGuard mesh)"
 st_build
 st_mesh
 pass "namespaces, veth underlay and a full wg0 mesh between the 3 edges"
@@ -166,14 +166,28 @@ pass "client send MSS $mss <= $MSS_MAX (clamped on the owner's SYN-ACK)"
 for e in $ST_VISITED; do
     [ "$e" = "$OWNER" ] && continue
     fwd=$(st_c "$e" "fwd/$OWNER")
-    xf=$(st_c "$e" xdp_forward)
+    f=$(st_c "$e" forward)
     rd=$(st_c "$e" tc_redirect)
     dec=$(st_c "$OWNER" "decap/$e")
-    ((fwd > 0 && xf > 0 && rd > 0)) ||
-        fail "$e: forwarded_packets to $OWNER=$fwd, xdp forward=$xf, tc redirect=$rd"
+    ((fwd > 0 && f > 0 && rd > 0)) ||
+        fail "$e: forwarded_packets to $OWNER=$fwd, forward decisions=$f, tc redirect=$rd"
     ((dec > 0)) || fail "$OWNER decapsulated nothing from $e"
-    pass "$e forwarded $fwd packets to $OWNER (xdp forward $xf, tc redirect $rd); $OWNER decapsulated $dec from $e"
+    pass "$e forwarded $fwd packets to $OWNER (forward decisions $f, tc redirect $rd); $OWNER decapsulated $dec from $e"
 done
+# 5. The hand-off: the hook that decided is the one this mode decides at, on every edge.
+for e in "${ST_EDGES[@]}"; do
+    ho=$(st_c "$e" handoff)
+    xf=$(st_c "$e" xdp_forward) tf=$(st_c "$e" tc_forward) mf=$(st_c "$e" mark_failed)
+    xd=$(st_c "$e" xdp_decided) td=$(st_c "$e" tc_decides)
+    case "${XI_HANDOFF_MODE:-}" in
+    tc) ok=$((xf == 0 && xd == 0 && mf == 0 && td > 0)) want="tc" ;;
+    xdp-mark) ok=$((tf == 0 && td == 0 && mf == 0 && xf + xd > 0)) want="xdp-mark" ;;
+    xdp-mark-fails) ok=$((xf == 0 && xd == 0 && td == 0 && mf > 0)) want="xdp-mark" ;;
+    *) ok=1 want=$ho ;;
+    esac
+    { ((ok)) && [ "$ho" = "$want" ]; } || fail "$e: hand-off '$ho' (want '$want' for mode '${XI_HANDOFF_MODE:-default}'): xdp forward $xf, tc forward $tf, xdp_decided $xd, tc_decides $td, mark_failed $mf"
+done
+pass "hand-off ${XI_HANDOFF_MODE:-default ($(st_c edge1 handoff))}: every edge decided where this mode decides"
 (($(st_c "$OWNER" mesh_decap) > 0)) || fail "owner: no mesh decap"
 if [ "$START" != "$OWNER" ]; then
     # The handshake went through START: its SYN was forwarded (START's own server never saw
