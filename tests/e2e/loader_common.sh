@@ -9,6 +9,8 @@ PIN_ROOT=/sys/fs/bpf/xdp-ingress
 # How the loader attaches TC programs on this kernel: tcx from 6.6 on, clsact before (the VM
 # tests run this on 6.1 too).
 if have_tcx; then TC_METHOD=tcx; else TC_METHOD=clsact; fi
+# The hand-off attach picks here without --handoff (docs/steering.md): what `features` says.
+AUTO_HANDOFF=$("$XI_BIN" -j features | "$XI_PY" -c 'import json,sys; print(json.load(sys.stdin)["auto"])')
 
 # status_json INSTANCE FILE: `status --json` of INSTANCE from a fresh process into FILE.
 status_json() {
@@ -22,8 +24,9 @@ status_json() {
 attachments() {
     "$XI_PY" -c 'import json,sys
 j=json.load(open(sys.argv[1]))
-for l in sorted("%s %s %s %s %s %s" % (a["interface"], a["hook"], a["method"], a.get("mode", "-"),
-                a["program"], str(a["attached"]).lower()) for a in j["attachments"]):
+for l in sorted("%s %s %s %s %s %s %s" % (a["interface"], a["hook"], a["method"], a.get("mode", "-"),
+                a.get("handoff", "-"), a["program"], str(a["attached"]).lower())
+                for a in j["attachments"]):
     print(l)' "$1"
 }
 
@@ -174,17 +177,17 @@ EOF
 
 # What status reports for each node of that fleet: attachments() lines.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-EXPECT_EDGE="pub0 tc/egress $TC_METHOD - xi_tc_pub_out true
-pub0 tc/ingress $TC_METHOD - xi_tc_pub_in true
-pub0 xdp/ingress xdp native xi_xdp_public true
-wg0 tc/egress $TC_METHOD - xi_mesh_out_l3 true
-wg0 tc/ingress $TC_METHOD - xi_mesh_in_l3 true"
+EXPECT_EDGE="pub0 tc/egress $TC_METHOD - - xi_tc_pub_out true
+pub0 tc/ingress $TC_METHOD - $AUTO_HANDOFF xi_tc_pub_in true
+pub0 xdp/ingress xdp native $AUTO_HANDOFF xi_xdp_public true
+wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
+wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
 # shellcheck disable=SC2034
-EXPECT_BACK="wg0 tc/egress $TC_METHOD - xi_mesh_out_l3 true
-wg0 tc/ingress $TC_METHOD - xi_mesh_in_l3 true"
+EXPECT_BACK="wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
+wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
 # shellcheck disable=SC2034
-EXPECT_L2="mesh0 tc/egress $TC_METHOD - xi_mesh_out_l2 true
-mesh0 tc/ingress $TC_METHOD - xi_mesh_in_l2 true"
+EXPECT_L2="mesh0 tc/egress $TC_METHOD - - xi_mesh_out_l2 true
+mesh0 tc/ingress $TC_METHOD - - xi_mesh_in_l2 true"
 
 # attach_ok NS INSTANCE NODE: attach NODE of the config $CFG in NS, check the summary it prints.
 attach_ok() {

@@ -90,15 +90,15 @@ test_interface_deleted() {
     done
     json_check "$f" "state degraded (status from a second process)" "j['state']=='degraded'"
     expect_attachments "$f" "pub0 hooks not attached, wg0 hooks still attached" \
-        "pub0 tc/egress $TC_METHOD - xi_tc_pub_out false
-pub0 tc/ingress $TC_METHOD - xi_tc_pub_in false
-pub0 xdp/ingress xdp native xi_xdp_public false
-wg0 tc/egress $TC_METHOD - xi_mesh_out_l3 true
-wg0 tc/ingress $TC_METHOD - xi_mesh_in_l3 true"
+        "pub0 tc/egress $TC_METHOD - - xi_tc_pub_out false
+pub0 tc/ingress $TC_METHOD - $AUTO_HANDOFF xi_tc_pub_in false
+pub0 xdp/ingress xdp native $AUTO_HANDOFF xi_xdp_public false
+wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
+wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
     xrun "$XI_BIN" status --instance "$EDGE"
     expect_rc 0 "plain status of the degraded instance"
     expect_line out "instance $EDGE: degraded"
-    expect_in out "  pub0 xdp/ingress xdp native prog xi_xdp_public id"
+    expect_in out "  pub0 xdp/ingress xdp native handoff $AUTO_HANDOFF prog xi_xdp_public id"
     [ "$(grep -c ' NOT ATTACHED$' "$XI_TMP/out")" = 3 ] || {
         show_output
         fail "expected 3 attachments marked NOT ATTACHED"

@@ -86,7 +86,7 @@ test_attach_and_status() {
     xdp_id=$(json_get "$f" '[a["program_id"] for a in j["attachments"] if a["hook"]=="xdp/ingress"]')
     mesh_in_id=$(json_get "$f" '[a["program_id"] for a in j["attachments"]
                                  if a["interface"]=="wg0" and a["hook"]=="tc/ingress"]')
-    expect_line out "  pub0 xdp/ingress xdp native prog xi_xdp_public id $xdp_id"
+    expect_line out "  pub0 xdp/ingress xdp native handoff $AUTO_HANDOFF prog xi_xdp_public id $xdp_id"
     expect_line out "  wg0 tc/ingress $TC_METHOD prog xi_mesh_in_l3 id $mesh_in_id"
     expect_line out "instance $BACK: attached"
     expect_line out "instance $L2: attached"

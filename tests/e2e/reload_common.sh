@@ -136,6 +136,16 @@ send() {
 snap() {
     "$XI_BIN" --json status --instance "$INST" >"$XI_TMP/s-$1.json" || fail "status --json failed"
 }
+# handoff_of TAG: the hand-off of the public interface in a snapshot (tc or xdp-mark).
+handoff_of() {
+    json_get "$XI_TMP/s-$1.json" "[a['handoff'] for a in j['attachments'] if a['hook']=='tc/ingress' and 'handoff' in a][0]"
+}
+# decision_hook: where this run's hand-off counts steering decisions (from XI_HANDOFF_MODE, or
+# what the loader picks by default here).
+decision_hook() {
+    local m=${XI_HANDOFF_MODE:-$("$XI_BIN" -j features | "$RC_PY" -c 'import json,sys; print(json.load(sys.stdin)["auto"])')}
+    [ "$m" = xdp-mark ] && echo public/xdp/ingress || echo public/tc/ingress
+}
 # gen TAG: the active generation number of a snapshot.
 gen() { json_get "$XI_TMP/s-$1.json" "j['generation']['number']"; }
 

@@ -10,14 +10,15 @@
 #    packets sent, exactly; rule gen-a == allow_rule and rule gen-b == deny_rule (every verdict
 #    is one generation's). The XDP path flips too: A gives rx all Maglev weight (a VIP flow is
 #    "local"), B gives it to the sibling edge "sib" ("forward": encapsulated and redirected
-#    into wg0), and a second sender paces UDP at the VIP: local + forward == sent, TC unmarked
-#    == local, TC redirect == mesh egress steer_out == peers[sib] forwarded == forward.
+#    into wg0), and a second sender paces UDP at the VIP: local + forward == sent at the hook
+#    the hand-off decides at (XDP for xdp-mark, TC for tc), the other hook counted the hand-off
+#    of each, TC redirect == mesh egress steer_out == peers[sib] forwarded == forward.
 #    Nothing else was counted on any hook (no no_policy/no_table, no default, no drop); every
 #    verdict occurred; the generation advanced by exactly 100.
 # 2. attach --replace under traffic: an established reply-only flow (rx -> backend udp 7000,
 #    tracked in xi_ct) and two paced senders (mesh policy path, public XDP path to a VIP rx
 #    owns) while `attach --replace` runs 3 times. Then: every packet got its verdict (mesh
-#    allow_rule == sent, XDP local == TC unmarked == sent: no detach gap), the counters carried
+#    allow_rule == sent, local == sent at the deciding hook: no detach gap), the counters carried
 #    on from their values before (not reset), every replace attached new programs (ids changed
 #    in status and in the kernel, the links stayed: bpf_link_update), and the backend can still
 #    answer on the tracked flow (allow_tracked) while an untracked backend packet is dropped
@@ -98,7 +99,7 @@ test_reloads() {
     sent=$(sender_stop pace)
     sent_pub=$(sender_stop pub)
     settle r0 r1 mesh/tc/ingress "$sent" allow_rule deny_rule
-    settle r0 r1 public/xdp/ingress "$sent_pub" local forward
+    settle r0 r1 "$(decision_hook)" "$sent_pub" local forward
     local g0 g1
     g0=$(gen r0)
     g1=$(gen r1)
@@ -110,9 +111,9 @@ f=sorted(json.loads(l)["fill_ms"] for l in open(sys.argv[1]))
 print("  reload fill_ms: min %.1f median %.1f max %.1f (%d reloads)" % (f[0], f[len(f)//2], f[-1], len(f)))' "$XI_TMP/reloads.jsonl"
     local d
     d=$(delta r0 r1)
-    "$RC_PY" - "$d" "$sent" "$sent_pub" <<'EOF' || fail "verdicts under reloads do not add up (above)"
+    "$RC_PY" - "$d" "$sent" "$sent_pub" "$(handoff_of r1)" <<'EOF' || fail "verdicts under reloads do not add up (above)"
 import json, sys
-d, sent, sent_pub = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+d, sent, sent_pub, handoff = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 allow, deny = d.get("mesh/tc/ingress allow_rule", 0), d.get("mesh/tc/ingress deny_rule", 0)
 ok = True
 def check(cond, what):
@@ -123,11 +124,15 @@ check(allow + deny == sent, "allow_rule %d (A) + deny_rule %d (B) == %d sent" % 
 check(d.get("rule gen-a", 0) == allow, "rule gen-a counted %d == allow_rule" % d.get("rule gen-a", 0))
 check(d.get("rule gen-b", 0) == deny, "rule gen-b counted %d == deny_rule" % d.get("rule gen-b", 0))
 check(allow > 0 and deny > 0, "both generations' verdicts occurred under traffic")
-local, fwd = d.get("public/xdp/ingress local", 0), d.get("public/xdp/ingress forward", 0)
-check(local + fwd == sent_pub, "XDP local %d (A: rx owns the VIP) + forward %d (B: sib owns it) == %d sent"
-      % (local, fwd, sent_pub))
-check(d.get("public/tc/ingress unmarked", 0) == local, "TC public unmarked %d == local"
-      % d.get("public/tc/ingress unmarked", 0))
+# The decision is counted where the hand-off takes it; the other hook counts the hand-off.
+at, other, passed = (("public/xdp/ingress", "public/tc/ingress xdp_decided", "local")
+                     if handoff == "xdp-mark" else
+                     ("public/tc/ingress", "public/xdp/ingress tc_decides", "local + forward"))
+local, fwd = d.get(at + " local", 0), d.get(at + " forward", 0)
+check(local + fwd == sent_pub, "%s (hand-off %s) local %d (A: rx owns the VIP) + forward %d (B: sib owns it) == %d sent"
+      % (at, handoff, local, fwd, sent_pub))
+check(d.get(other, 0) == (local if handoff == "xdp-mark" else local + fwd),
+      "%s %d == %s" % (other, d.get(other, 0), passed))
 check(d.get("public/tc/ingress redirect", 0) == fwd, "TC public redirect %d == forward"
       % d.get("public/tc/ingress redirect", 0))
 check(d.get("mesh/tc/egress steer_out", 0) == fwd, "mesh egress steer_out %d == forward"
@@ -136,8 +141,8 @@ check(d.get("peer sib forwarded", 0) == fwd, "peers[sib].forwarded_packets %d ==
       % d.get("peer sib forwarded", 0))
 check(local > 0 and fwd > 0, "both owners' verdicts occurred under traffic")
 rest = {k: v for k, v in d.items() if k not in ("mesh/tc/ingress allow_rule",
-        "mesh/tc/ingress deny_rule", "rule gen-a", "rule gen-b", "public/xdp/ingress local",
-        "public/xdp/ingress forward", "public/tc/ingress unmarked", "public/tc/ingress redirect",
+        "mesh/tc/ingress deny_rule", "rule gen-a", "rule gen-b", at + " local",
+        at + " forward", other, "public/tc/ingress redirect",
         "mesh/tc/egress steer_out", "peer sib forwarded")}
 check(not rest, "no other counter moved on any hook (no no_policy, no default verdict): %s" % (rest or "none"))
 sys.exit(0 if ok else 1)
@@ -167,10 +172,15 @@ print("ready", flush=True); time.sleep(3600)' "$MESH_RX" "$BACKEND"
     alloc 20000
     sender_start pub 192.0.2.1 "$VIP" 53 20000 500
     sleep 0.3
-    local prev=$ids0 t0 t1
+    # Where the kernel can run both hand-offs, the replaces also switch between them (an
+    # operator's --handoff change, or an upgrade from a release that always marked): mode of
+    # replace #1, #2, #3.
+    local prev=$ids0 t0 t1 modes=(tc tc tc)
+    "$XI_BIN" -j features | grep -q '"xdp-mark"' && modes=(xdp-mark tc xdp-mark)
     for i in 1 2 3; do
         t0=$EPOCHREALTIME
-        xrun "$XI_BIN" attach --replace --netns "$(ns rx)" --instance "$INST" --config "$A" --node rx
+        xrun "$XI_BIN" attach --replace --netns "$(ns rx)" --instance "$INST" --config "$A" --node rx \
+            --handoff "${modes[i - 1]}"
         t1=$EPOCHREALTIME
         expect_rc 0 "attach --replace #$i ($(((${t1/./} - ${t0/./}) / 1000)) ms)"
         snap "rep$i"
@@ -203,10 +213,22 @@ EOF
     sent_mesh=$(sender_stop mesh)
     sent_pub=$(sender_stop pub)
     settle t1 t2 mesh/tc/ingress "$sent_mesh" allow_rule allow_tracked
-    settle t1 t2 public/tc/ingress "$sent_pub" unmarked
-    expect_delta t1 t2 "no packet lost to the replaces ($sent_mesh mesh + $sent_pub public sent)" \
-        "mesh/tc/ingress allow_rule=$sent_mesh" "rule gen-a=$sent_mesh" \
-        "public/xdp/ingress local=$sent_pub" "public/tc/ingress unmarked=$sent_pub"
+    settle t1 t2 public/tc/ingress "$sent_pub" xdp_decided local
+    # Every public packet decided once - at XDP (marked) or at TC - and handed over once.
+    local d
+    d=$(delta t1 t2)
+    "$RC_PY" - "$d" "$sent_mesh" "$sent_pub" <<'EOF' || fail "packets lost or counted twice across the replaces: $d"
+import json, sys
+d, mesh, pub = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+xl, tl = d.pop("public/xdp/ingress local", 0), d.pop("public/tc/ingress local", 0)
+xd, td = d.pop("public/tc/ingress xdp_decided", 0), d.pop("public/xdp/ingress tc_decides", 0)
+ok = xl + tl == pub and xd == xl and td == tl
+ok = ok and d == {"mesh/tc/ingress allow_rule": mesh, "rule gen-a": mesh}
+print("  %s public: decided at XDP %d + at TC %d == %d sent; mesh allow_rule == %d sent; nothing else: %s"
+      % ("ok  " if ok else "FAIL", xl, tl, pub, mesh, d))
+sys.exit(0 if ok else 1)
+EOF
+    pass "no packet lost to the replaces ($sent_mesh mesh + $sent_pub public sent)"
     local before after
     before=$(json_get "$XI_TMP/s-t1.json" "[c['packets'] for c in j['counters'] if c['hook']=='mesh/tc/ingress' and c['reason']=='allow_rule'][0]")
     after=$(json_get "$XI_TMP/s-t2.json" "[c['packets'] for c in j['counters'] if c['hook']=='mesh/tc/ingress' and c['reason']=='allow_rule'][0]")

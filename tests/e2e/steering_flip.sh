@@ -176,16 +176,16 @@ for e in $ST_VISITED; do
 done
 # 5. The hand-off: the hook that decided is the one this mode decides at, on every edge.
 for e in "${ST_EDGES[@]}"; do
-    ho=$(st_c "$e" handoff)
+    eh=$(st_c "$e" handoff)
     xf=$(st_c "$e" xdp_forward) tf=$(st_c "$e" tc_forward) mf=$(st_c "$e" mark_failed)
     xd=$(st_c "$e" xdp_decided) td=$(st_c "$e" tc_decides)
     case "${XI_HANDOFF_MODE:-}" in
     tc) ok=$((xf == 0 && xd == 0 && mf == 0 && td > 0)) want="tc" ;;
     xdp-mark) ok=$((tf == 0 && td == 0 && mf == 0 && xf + xd > 0)) want="xdp-mark" ;;
     xdp-mark-fails) ok=$((xf == 0 && xd == 0 && td == 0 && mf > 0)) want="xdp-mark" ;;
-    *) ok=1 want=$ho ;;
+    *) ok=1 want=$eh ;;
     esac
-    { ((ok)) && [ "$ho" = "$want" ]; } || fail "$e: hand-off '$ho' (want '$want' for mode '${XI_HANDOFF_MODE:-default}'): xdp forward $xf, tc forward $tf, xdp_decided $xd, tc_decides $td, mark_failed $mf"
+    { ((ok)) && [ "$eh" = "$want" ]; } || fail "$e: hand-off '$eh' (want '$want' for mode '${XI_HANDOFF_MODE:-default}'): xdp forward $xf, tc forward $tf, xdp_decided $xd, tc_decides $td, mark_failed $mf"
 done
 pass "hand-off ${XI_HANDOFF_MODE:-default ($(st_c edge1 handoff))}: every edge decided where this mode decides"
 (($(st_c "$OWNER" mesh_decap) > 0)) || fail "owner: no mesh decap"
