@@ -2,7 +2,8 @@
 # Loader errors in throwaway network namespaces (issue #2): each failure exits 1 with one clear
 # sentence (file:line:col for config errors), creates no pins, attaches nothing, and leaves a
 # running instance untouched. Also the XDP fallback: --xdp-mode native fails on a TUN device,
-# auto falls back to generic and says why.
+# auto falls back to generic and says why; and the hand-off on a kernel that refuses XDP
+# metadata: --handoff xdp-mark fails with one sentence, auto takes tc and says why.
 #
 #   edge: pub0 (veth) + wg0 (wireguard-go)   running instance of node edge-a throughout
 #   tun:  tun0 (TUN, no native XDP) + wg0 (wireguard-go)   node edge-tun
@@ -120,6 +121,42 @@ test_xdp_fallback() {
     [ "$mode" = generic ] || fail "the kernel has $mode XDP on tun0"
     kernel_agrees tun "$XI_TMP/out"
     pass "the kernel runs xi_xdp_public in generic mode on tun0"
+    xrun "$XI_BIN" detach --instance "$TUN"
+    expect_rc 0 "detach $TUN"
+    nothing_attached tun tun0 wg0
+}
+
+test_handoff_refused() {
+    say "a kernel whose verifier refuses bpf_xdp_adjust_meta in XDP (XI_TEST_XDP_META_REFUSED=1: the probe asks for a helper XDP may never call, so the refusal is real)"
+    echo "$TUN" >>"$XI_TMP/instances"
+    XI_TEST_XDP_META_REFUSED=1 xrun "$XI_BIN" attach --netns "$(ns tun)" --instance "$TUN" \
+        --node edge-tun --config "$CFG" --handoff xdp-mark
+    expect_rc 1 "--handoff xdp-mark where XDP may not mark"
+    [ "$(cat "$XI_TMP/err")" = "Error: hand-off xdp-mark cannot run on tun0: this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"program of this type cannot use helper bpf_skb_vlan_pop#19\") -- use --handoff tc, or --handoff auto to take the best this kernel allows" ] ||
+        fail "unexpected message: $(cat "$XI_TMP/err")"
+    expect_empty out
+    no_pins "$TUN"
+    nothing_attached tun tun0 wg0
+    pass "one sentence naming the refused helper and the way out; nothing pinned or attached"
+
+    XI_TEST_XDP_META_REFUSED=1 xrun "$XI_BIN" --json attach --netns "$(ns tun)" --instance "$TUN" \
+        --node edge-tun --config "$CFG"
+    expect_rc 0 "auto where XDP may not mark"
+    local note="hand-off on tun0: tc, not xdp-mark: this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"program of this type cannot use helper bpf_skb_vlan_pop#19\"); TC ingress makes every steering decision"
+    expect_line err "warning: $note"
+    json_check "$XI_TMP/out" "attach --json: the note, hand-off tc on both public hooks" \
+        "'''$note''' in j['notes'] and sorted(a['handoff'] for a in j['attachments'] if 'handoff' in a
+         and a['interface']=='tun0')==['tc', 'tc'] and all(a['attached'] for a in j['attachments'])"
+    xrun "$XI_BIN" status --instance "$TUN"
+    expect_in out "  tun0 tc/ingress $TC_METHOD handoff tc prog xi_tc_pub_in id"
+    xrun "$XI_BIN" metrics --instance "$TUN"
+    expect_line out "xdp_ingress_handoff_info{instance=\"$TUN\",interface=\"tun0\",mode=\"tc\"} 1"
+    xrun "$XI_BIN" --json health --instance "$TUN"
+    expect_rc 0 "health: TC-only is healthy"
+    json_check "$XI_TMP/out" "health: healthy, and says which hand-off runs" \
+        "j['status']=='healthy' and any(c['name']=='handoff' and c['ok'] and
+         c['detail']=='hand-off tc on tun0: TC ingress makes the steering decisions' for c in j['checks'])"
+    pass "status, metrics and health say hand-off tc"
     xrun "$XI_BIN" detach --instance "$TUN"
     expect_rc 0 "detach $TUN"
     nothing_attached tun tun0 wg0
@@ -273,6 +310,7 @@ main() {
     setup_topology
     start_running_instance
     test_xdp_fallback
+    test_handoff_refused
     test_missing_interface
     test_missing_netns
     test_bad_configs

@@ -21,9 +21,9 @@ HelperProbe probe(HelperProbe::Result r, std::string verifier = {}, int err = 0)
 }
 
 const HelperProbe kAvailable = probe(HelperProbe::Result::Available);
-const HelperProbe kRefused = probe(HelperProbe::Result::Refused,
-                                   "program of this type cannot use helper bpf_xdp_adjust_meta#54",
-                                   EINVAL);
+const HelperProbe kRefused =
+    probe(HelperProbe::Result::Refused,
+          "program of this type cannot use helper bpf_xdp_adjust_meta#54", EINVAL);
 
 TEST(Handoff, ParsesTheThreeRequestsAndNothingElse)
 {
