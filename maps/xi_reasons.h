@@ -22,6 +22,8 @@
     X(5, ICMP_STEERED, "icmp_steered", "ICMP error for a VIP flow, steered by its inner header")   \
     X(6, FRAGMENT, "fragment", "fragment of a VIP datagram, steered by its 3-tuple")               \
     X(7, REDIRECT, "redirect", "encapsulated and redirected into the mesh interface")              \
+    X(8, UNMARKED, "unmarked",                                                                     \
+      "retired: no XDP mark, left to the stack (releases before hand-offs; still shown)")          \
     X(9, PUBLIC_ENCAP, "public_encap", "IPIP/IP6IP6 arriving on the public side: never steered")   \
     X(10, DECAP, "decap", "steering traffic from a sibling edge decapsulated for a local VIP")     \
     X(11, MSS_CLAMPED, "mss_clamped", "TCP MSS option lowered to fit the mesh")                    \
@@ -35,6 +37,8 @@
     X(19, ALLOW_NDP, "allow_ndp", "IPv6 neighbour discovery or MLD on the link: always allowed")   \
     X(20, PASS_EXTHDR, "pass_exthdr",                                                              \
       "IPv6 extension chain longer than inspected: passed to the stack, not steered")              \
+    X(21, LOCAL_FALLBACK, "local_fallback",                                                        \
+      "retired: XDP could not mark, delivered locally (releases before hand-offs; still shown)")   \
     X(22, MARK_FAILED, "mark_failed",                                                              \
       "XDP could not attach its decision (no metadata room): passed unmarked, TC decides")         \
     X(23, TC_DECIDES, "tc_decides", "passed unmarked: TC ingress makes the steering decision")     \
@@ -60,7 +64,11 @@
     X(79, DROP_REDIRECT_FAILED, "redirect_failed", "redirect into the mesh interface failed")      \
     X(80, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")
 
-/* Retired numbers, never to be reused: 8 (unmarked), 21 (local_fallback). */
+/*
+ * Retired: 8 (unmarked) and 21 (local_fallback) are counted by no program of this release. They
+ * stay in the table so that counts an older release's programs left before an upgrade keep
+ * their names in status and /metrics; their numbers are never reused.
+ */
 enum xi_reason {
 #define XI_REASON_ENUM(num, name, label, desc) XI_R_##name = num,
     XI_REASON_TABLE(XI_REASON_ENUM)

@@ -132,6 +132,19 @@ send() {
         fail "sender: $(tail -3 "$XI_TMP/send.log")"
 }
 
+# sender_start NAME SRC DST DPORT COUNT RATE / sender_stop NAME: a paced sender in tx, in the
+# background; stop prints how many it sent.
+sender_start() {
+    bg_run "$1" ip netns exec "$(ns tx)" "$RC_PY" "$PACE" "$2" "$3" "$4" "$SPORT" "$5" "$6"
+    wait_log "$1" '^started' 10
+}
+sender_stop() {
+    bg_stop "$1" || fail "sender $1 ignored SIGTERM"
+    grep -q '^sent ' "$XI_TMP/$1.log" || fail "sender $1: $(tail -3 "$XI_TMP/$1.log")"
+    if grep -q '^send ' "$XI_TMP/$1.log"; then fail "sender $1: $(grep -m3 '^send ' "$XI_TMP/$1.log")"; fi
+    awk '/^sent / {print $2}' "$XI_TMP/$1.log"
+}
+
 # snap TAG: status --json of the instance into $XI_TMP/s-TAG.json.
 snap() {
     "$XI_BIN" --json status --instance "$INST" >"$XI_TMP/s-$1.json" || fail "status --json failed"

@@ -63,19 +63,6 @@ test_policies() {
     reload "$A"
 }
 
-# sender_start NAME SRC DST DPORT COUNT RATE / sender_stop NAME: a paced sender in tx, in the
-# background; stop prints how many it sent.
-sender_start() {
-    bg_run "$1" ip netns exec "$(ns tx)" "$RC_PY" "$PACE" "$2" "$3" "$4" "$SPORT" "$5" "$6"
-    wait_log "$1" '^started' 10
-}
-sender_stop() {
-    bg_stop "$1" || fail "sender $1 ignored SIGTERM"
-    grep -q '^sent ' "$XI_TMP/$1.log" || fail "sender $1: $(tail -3 "$XI_TMP/$1.log")"
-    if grep -q '^send ' "$XI_TMP/$1.log"; then fail "sender $1: $(grep -m3 '^send ' "$XI_TMP/$1.log")"; fi
-    awk '/^sent / {print $2}' "$XI_TMP/$1.log"
-}
-
 test_reloads() {
     say "$RELOADS reloads alternating B/A under $RATE packets/s on the mesh and on the public side"
     local max=64000 i t0 t1 ms=() sent sent_pub
