@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "error.h"
+#include "event_budget.h"
 #include "events.h"
 #include "instance.h"
 #include "publish.h"
@@ -42,6 +43,9 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run)
             Catalogs names{read_catalog(maps, CatalogKind::Node),
                            read_catalog(maps, CatalogKind::Rule),
                            read_catalog(maps, CatalogKind::Role)};
+            // The datapath makes events only as fast as a reader refills its budget.
+            EventBudget budget(dir);
+            budget.refill();
             std::signal(SIGINT, [](int) { g_stop = 1; });
             std::signal(SIGTERM, [](int) { g_stop = 1; });
             int timeout = o->duration < 0 ? -1 : static_cast<int>(o->duration * 1000);
@@ -55,7 +59,11 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run)
                         std::cout << event_line(j) << std::endl;
                     return !g_stop;
                 },
-                o->count, timeout, [] { return g_stop != 0; });
+                o->count, timeout,
+                [&budget] {
+                    budget.refill();
+                    return g_stop != 0;
+                });
             close(fd);
             return 0;
         };

@@ -13,6 +13,7 @@
 #include "compile.h"
 #include "datapath.h"
 #include "error.h"
+#include "event_budget.h"
 #include "publish.h"
 #include "sysctl.h"
 #include "xi_reasons.h"
@@ -204,6 +205,7 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
     rep.replaced = true;
     LoadOptions lo = load_options(o, r, dir, rep.notes);
     Datapath dp(lo);
+    EventBudget::clear(dir);
     // The order recorded at attach: TC before XDP, so the TC program that handles what the new
     // XDP program hands over is in place before that program runs.
     for (auto &a : st.attachments) {

@@ -84,7 +84,7 @@ struct xi_gen_config {
     __u32 ct_tcp_transitory_s;
     __u32 ct_udp_s;
     __u32 ct_icmp_s;
-    __u32 events_per_sec; /* deny-event token bucket, per CPU */
+    __u32 events_per_sec; /* event budget refill rate per CPU and bucket (deny, steer) */
     __u32 events_burst;
     __u32 vip_salt; /* bucket salt of xi_vip_slots in this generation */
     __u32 pad1;
@@ -276,9 +276,11 @@ XI_SIZE_ASSERT(struct xi_event, 56);
 XI_OFFSET_ASSERT(struct xi_event, sport, 40);
 XI_OFFSET_ASSERT(struct xi_event, src_role, 48);
 
+/* xi_event_tokens[bucket] (per CPU): the events this CPU may still make, refilled by the
+ * consumer (loader/event_budget.cpp), which also records when it last did. */
 struct xi_tokens {
     __u64 last_ns;
-    __u64 tokens; /* scaled by 1e9: nanoseconds of credit */
+    __u64 tokens;
 };
 XI_SIZE_ASSERT(struct xi_tokens, 16);
 

@@ -204,7 +204,7 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
      * and the length of the encapsulated IP packet, without the Ethernet header that the
      * mesh device (wg0: L3) does not carry. */
     xi_count_node(owner, XI_NODE_FWD_PACKETS, pp->l3_len + overhead);
-    xi_event(cfg, XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, pp, XI_ROLE_WORLD,
+    xi_event(XI_EV_BUCKET_STEER, XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT, pp, XI_ROLE_WORLD,
              XI_ROLE_WORLD, 0xffff, owner, XI_EV_F_STEERED);
     if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
         return xi_encap_fail(XI_R_DROP_REDIRECT_FAILED);

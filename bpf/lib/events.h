@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Deny and steering events for `xdp-ingress monitor`, through a ring buffer, rate-limited in the
- * kernel by a token bucket per CPU (no atomics on the fast path): a flood of denied packets
- * costs a counter increment each, not a wake-up of userspace each.
+ * kernel by a per-CPU budget of events that the consumer refills (loader/event_budget.cpp: every
+ * ~100 ms, from the generation's rate and burst). The packet path reads no clock and divides
+ * nothing: one per-CPU array lookup and a decrement. With nobody reading the ring buffer
+ * nothing refills it and no events are made; a flood of denied or steered packets costs a
+ * counter increment each, not a wake-up of userspace each.
  */
 #ifndef XI_BPF_EVENTS_H
 #define XI_BPF_EVENTS_H
@@ -26,34 +29,24 @@ struct {
     __type(value, struct xi_tokens);
 } xi_event_tokens SEC(".maps");
 
-/* Take one token; tokens are nanoseconds of credit, one event costs 1e9 / rate. */
-static __always_inline int xi_event_allowed(const struct xi_gen_config *cfg, __u32 bucket)
+/* Take one event from this CPU's budget (no atomics: the budget is per CPU). */
+static __always_inline int xi_event_allowed(__u32 bucket)
 {
     struct xi_tokens *t = bpf_map_lookup_elem(&xi_event_tokens, &bucket);
-    __u64 now, cost, cap;
 
-    if (!t || !cfg->events_per_sec)
+    if (!t || !t->tokens)
         return 0;
-    now = bpf_ktime_get_ns(); /* not before: events may be off, and a clock read costs */
-    cost = 1000000000ULL / cfg->events_per_sec;
-    cap = cost * (cfg->events_burst ? cfg->events_burst : 1);
-    t->tokens += now - t->last_ns;
-    if (t->tokens > cap)
-        t->tokens = cap;
-    t->last_ns = now;
-    if (t->tokens < cost)
-        return 0;
-    t->tokens -= cost;
+    t->tokens--;
     return 1;
 }
 
-static __always_inline void xi_event(const struct xi_gen_config *cfg, __u32 bucket, __u8 hook,
-                                     __u8 reason, const struct xi_pkt *p, __u16 src_role,
-                                     __u16 dst_role, __u16 rule_slot, __u16 node, __u8 flags)
+static __always_inline void xi_event(__u32 bucket, __u8 hook, __u8 reason, const struct xi_pkt *p,
+                                     __u16 src_role, __u16 dst_role, __u16 rule_slot, __u16 node,
+                                     __u8 flags)
 {
     struct xi_event *e;
 
-    if (!xi_event_allowed(cfg, bucket))
+    if (!xi_event_allowed(bucket))
         return;
     e = bpf_ringbuf_reserve(&xi_events, sizeof(*e), 0);
     if (!e)

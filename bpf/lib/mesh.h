@@ -24,11 +24,10 @@ static __always_inline int xi_mesh_verdict(__u32 hook, int action, __u32 reason)
 }
 
 /* Drop with a counter and a (rate-limited) event for `monitor`. */
-static __always_inline int xi_mesh_deny(const struct xi_gen *g, __u32 hook, __u32 reason,
-                                        const struct xi_pkt *p, __u16 node, __u8 flags)
+static __always_inline int xi_mesh_deny(__u32 hook, __u32 reason, const struct xi_pkt *p,
+                                        __u16 node, __u8 flags)
 {
-    xi_event(g->cfg, XI_EV_BUCKET_DENY, hook, reason, p, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff, node,
-             flags);
+    xi_event(XI_EV_BUCKET_DENY, hook, reason, p, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff, node, flags);
     return xi_mesh_verdict(hook, TC_ACT_SHOT, reason);
 }
 
@@ -74,7 +73,7 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     int r;
 
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
-        return xi_mesh_deny(g, hook, XI_R_DROP_DECAP_UNKNOWN, outer, XI_NODE_NONE, 0);
+        return xi_mesh_deny(hook, XI_R_DROP_DECAP_UNKNOWN, outer, XI_NODE_NONE, 0);
     node = sender->node;
     {
         /* The inner header must be there before the outer one goes. */
@@ -97,12 +96,12 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     dst = xi_ident_lookup(g->slot, &inner.dst);
     if (dst && (dst->flags & XI_IDENT_F_METADATA) && (g->cfg->flags & XI_CFG_METADATA_BLOCK))
-        return xi_mesh_deny(g, hook, XI_R_DROP_METADATA, &inner, node, XI_EV_F_STEERED);
+        return xi_mesh_deny(hook, XI_R_DROP_METADATA, &inner, node, XI_EV_F_STEERED);
     if (xi_vip_classify(g, &inner, &hash) == XI_R_PASS_NOT_VIP)
-        return xi_mesh_deny(g, hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
+        return xi_mesh_deny(hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
     xi_count_node(node, XI_NODE_DECAP_PACKETS, outer->l3_len); /* as on the forward side */
-    xi_event(g->cfg, XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD,
-             0xffff, node, XI_EV_F_STEERED);
+    xi_event(XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff,
+             node, XI_EV_F_STEERED);
     return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_DECAP);
 }
 
@@ -128,7 +127,7 @@ static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi
     xi_policy_decide(g, p, ingress, &v);
     xi_count_rule(v.rule_slot, skb->len);
     if (!v.allow) {
-        xi_event(g->cfg, XI_EV_BUCKET_DENY, hook, v.reason, p, v.src_role, v.dst_role, v.rule_slot,
+        xi_event(XI_EV_BUCKET_DENY, hook, v.reason, p, v.src_role, v.dst_role, v.rule_slot,
                  XI_NODE_NONE, 0);
         return xi_mesh_verdict(hook, TC_ACT_SHOT, v.reason);
     }
