@@ -6,7 +6,7 @@
  * Encapsulation happens on the skb, not in XDP: forwarded packets have to become skbs anyway
  * (the mesh interface is a TUN / WireGuard device without XDP transmit), and by TC time GRO has
  * merged segments into one skb that bpf_skb_adjust_room(ENCAP_L3_* | FIXED_GSO) turns into a
- * proper IPIP GSO packet for the mesh to segment. XDP keeps the cheap part: the decision.
+ * proper IPIP GSO packet for the mesh to segment (docs/steering.md).
  */
 #ifndef XI_BPF_ENCAP_H
 #define XI_BPF_ENCAP_H

@@ -1,7 +1,10 @@
-// The encapsulation path end to end, through the attached datapath on real devices:
+// The encapsulation path end to end, through the attached datapath on real devices, in every
+// hand-off mode this kernel can run (tests/lib/handoff_modes.h):
 //
-//   crafted frame -> xi_xdp_public (marks the packet for its owner in the XDP metadata)
-//     -> pub0's stack -> xi_tc_pub_in on pub0 (strip tags, encapsulate, bpf_redirect)
+//   crafted frame -> xi_xdp_public (xdp_mark: decides and marks the packet in the XDP metadata;
+//     tc: early drops only; xdp_mark_fails: decides, the mark fails)
+//     -> pub0's stack -> xi_tc_pub_in on pub0 (acts on the mark or decides itself; strip tags,
+//        encapsulate, bpf_redirect)
 //     -> mesh0 (a veth standing in for wg0: it has an Ethernet header, so the L2 mesh entries
 //        are attached) -> mesh0p, where an AF_PACKET socket captures what the mesh carries.
 //
