@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,11 @@ const HandoffMode kModeTc = {"tc", XI_HANDOFF_TC, false};
 const HandoffMode kModeXdpMark = {"xdp_mark", XI_HANDOFF_XDP_MARK, false};
 const HandoffMode kModeXdpMarkFails = {"xdp_mark_fails", XI_HANDOFF_XDP_MARK, true};
 
-std::vector<HandoffMode> handoff_modes(); // runnable here; tc always
+std::vector<HandoffMode> handoff_modes();                   // runnable here; tc always
+inline void PrintTo(const HandoffMode &m, std::ostream *os) // "GetParam() = tc" in test output
+{
+    *os << m.name;
+}
 std::string handoff_mode_name(const ::testing::TestParamInfo<HandoffMode> &info);
 
 // The counters one packet leaves on the public ingress hooks when it is decided as `reason`
