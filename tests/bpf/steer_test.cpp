@@ -66,6 +66,14 @@ protected:
         return 0;
     }
 
+    // A client port whose TCP flow 203.0.113.7 -> 198.51.100.10:443 a sibling owns, and that
+    // sibling.
+    std::pair<uint16_t, uint16_t> sibling_flow()
+    {
+        uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
+        return {p, owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP)};
+    }
+
     uint16_t owner_of(const std::string &c, const std::string &v, uint16_t sp, uint16_t dp,
                       uint8_t proto)
     {
@@ -229,9 +237,8 @@ TEST_P(Steer, LocallyOwnedFlowStaysHere)
 
 TEST_P(Steer, SiblingOwnedFlowGoesToItsOwner)
 {
-    uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
-    expect(tcp4(p).build(), XI_R_FORWARD,
-           owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP));
+    auto [p, owner] = sibling_flow();
+    expect(tcp4(p).build(), XI_R_FORWARD, owner);
 }
 
 TEST_P(Steer, OwnershipMatchesTheLoaderOnManyFlows)
@@ -280,12 +287,11 @@ TEST_P(Steer, VlanTagsAreWalked)
 
 TEST_P(Steer, Ipv4OptionsAreSkipped)
 {
-    uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
+    auto [p, owner] = sibling_flow();
     // Record-route style option, 12 bytes: the TCP ports start at 34 + 12.
     auto pkt = Packet().eth().ipv4("203.0.113.7", "198.51.100.10");
     pkt.ip_options({7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0}).tcp(p, 443).syn();
-    expect(pkt.build(), XI_R_FORWARD,
-           owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP));
+    expect(pkt.build(), XI_R_FORWARD, owner);
 }
 
 TEST_P(Steer, Ipv6ExtensionHeadersAreWalked)
@@ -437,11 +443,10 @@ TEST_P(Steer, TruncatedAtEveryOffset)
 
 TEST_P(Steer, EthernetPaddingIsNotPayload)
 {
-    uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
+    auto [p, owner] = sibling_flow();
     auto pkt =
         Packet().eth().ipv4("203.0.113.7", "198.51.100.10").tcp(p, 443).ack().pad_to_min(0xee);
-    expect(pkt.build(), XI_R_FORWARD,
-           owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP));
+    expect(pkt.build(), XI_R_FORWARD, owner);
 }
 
 TEST_P(Steer, NoGenerationOrNotAnEdgeMeansNoSteering)
@@ -451,15 +456,13 @@ TEST_P(Steer, NoGenerationOrNotAnEdgeMeansNoSteering)
     auto at = backend.find("  - name: edge-a\n    public_interface: pub0\n");
     backend.erase(at + strlen("  - name: edge-a\n"), strlen("    public_interface: pub0\n"));
     fx_->publish(backend, "edge-a");
-    uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
-    expect(tcp4(p).build(), XI_R_PASS_NOT_STEERED);
+    expect(tcp4(sibling_flow().first).build(), XI_R_PASS_NOT_STEERED);
 }
 
 TEST_P(Steer, NewGenerationTakesEffectAtOnce)
 {
-    uint16_t p = port_owned("203.0.113.7", "198.51.100.10", 443, IPPROTO_TCP, false);
-    expect(tcp4(p).build(), XI_R_FORWARD,
-           owner_of("203.0.113.7", "198.51.100.10", p, 443, IPPROTO_TCP));
+    auto [p, owner] = sibling_flow();
+    expect(tcp4(p).build(), XI_R_FORWARD, owner);
     // Drain the siblings: every flow is now ours.
     std::string drained = kSteerConfig;
     for (const char *n : {"10.200.0.2\n", "10.200.0.3\n"}) {

@@ -14,6 +14,16 @@ import socket
 import sys
 
 
+def drain(key, counts):
+    """Read everything queued on one socket."""
+    while True:
+        try:
+            key.fileobj.recv(2048)
+        except BlockingIOError:
+            return
+        counts[key.data] += 1
+
+
 def main():
     sel = selectors.DefaultSelector()
     counts = {}
@@ -29,20 +39,10 @@ def main():
     print("ready", flush=True)
     while not stop:
         for key, _ in sel.select(timeout=0.2):
-            while True:
-                try:
-                    key.fileobj.recv(2048)
-                except BlockingIOError:
-                    break
-                counts[key.data] += 1
+            drain(key, counts)
     # What is still queued arrived before the signal.
     for key in sel.get_map().values():
-        while True:
-            try:
-                key.fileobj.recv(2048)
-            except BlockingIOError:
-                break
-            counts[key.data] += 1
+        drain(key, counts)
     print(json.dumps(counts), flush=True)
 
 
