@@ -24,7 +24,7 @@ VMTEST_EXCLUDE ?= hostonly
 # One vCPU per VM. With two, qemu 7.2's multi-threaded TCG can run a stale translation of
 # kernel text that another vCPU just patched: `attach --replace` under traffic oopsed 6.12
 # guests ("Oops: int3" at bpf_dispatcher_xdp_func+0xa; 10 of 10 reproducer VMs, 0 with one
-# vCPU, 0 with thread=single). A QEMU race, not a kernel bug: PANIC-FINDINGS.md. Cost: the
+# vCPU, 0 with thread=single). A QEMU race, not a kernel bug: vmtest/xdp-swap-oops.md. Cost: the
 # 6.12 suite took 1742 s with 1 vCPU vs 1647 s with 2 (76/76 passed both). VMTEST_CPUS=2 for SMP
 # coverage (then expect that oops now and then on 6.12).
 VMTEST_CPUS ?= 1
