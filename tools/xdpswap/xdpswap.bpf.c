@@ -24,12 +24,18 @@ static __always_inline int count(__u32 slot)
 // -DONLY_A / -DONLY_B: an object with one program (for `ip link set ... xdp obj FILE sec xdp`)
 #ifndef ONLY_B
 SEC("xdp")
-int xdp_a(struct xdp_md *ctx) { return count(0); }
+int xdp_a(struct xdp_md *ctx)
+{
+    return count(0);
+}
 #endif
 
 #ifndef ONLY_A
 SEC("xdp")
-int xdp_b(struct xdp_md *ctx) { return count(1); }
+int xdp_b(struct xdp_md *ctx)
+{
+    return count(1);
+}
 #endif
 
 char LICENSE[] SEC("license") = "GPL";

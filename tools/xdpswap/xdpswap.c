@@ -39,7 +39,11 @@ static volatile sig_atomic_t stop_sig;
 static atomic_int stop_hammer;
 static atomic_ullong hammer_runs;
 
-static void on_sig(int s) { (void)s; stop_sig = 1; }
+static void on_sig(int s)
+{
+    (void)s;
+    stop_sig = 1;
+}
 
 static double now(void)
 {
@@ -59,14 +63,16 @@ static void pin(int cpu)
         fprintf(stderr, "xdpswap: cannot pin to cpu %d: %s\n", cpu, strerror(errno));
 }
 
-struct hammer_arg { int cpu, fd[2]; };
+struct hammer_arg {
+    int cpu, fd[2];
+};
 
 static void *hammer(void *p)
 {
     struct hammer_arg *a = p;
     unsigned char pkt[64] = {0};
-    memset(pkt, 0xff, 6);            // broadcast dst
-    pkt[12] = 0x08;                  // ethertype IPv4 (content irrelevant)
+    memset(pkt, 0xff, 6); // broadcast dst
+    pkt[12] = 0x08;       // ethertype IPv4 (content irrelevant)
     pin(a->cpu);
     for (unsigned i = 0; !atomic_load(&stop_hammer); i++) {
         LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
@@ -88,19 +94,38 @@ static int cmd_swap(int argc, char **argv)
     int hcpu = -1, scpu = -1, c;
     while ((c = getopt(argc, argv, "i:m:n:t:H:S:o:")) != -1) {
         switch (c) {
-        case 'i': ifname = optarg; break;
-        case 'm': method = optarg; break;
-        case 'n': iters = atol(optarg); break;
-        case 't': secs = atof(optarg); break;
-        case 'H': hcpu = atoi(optarg); break;
-        case 'S': scpu = atoi(optarg); break;
-        case 'o': obj_path = optarg; break;
-        default: return 1;
+        case 'i':
+            ifname = optarg;
+            break;
+        case 'm':
+            method = optarg;
+            break;
+        case 'n':
+            iters = atol(optarg);
+            break;
+        case 't':
+            secs = atof(optarg);
+            break;
+        case 'H':
+            hcpu = atoi(optarg);
+            break;
+        case 'S':
+            scpu = atoi(optarg);
+            break;
+        case 'o':
+            obj_path = optarg;
+            break;
+        default:
+            return 1;
         }
     }
-    int m = !strcmp(method, "link") ? 0 : !strcmp(method, "nl") ? 1 : !strcmp(method, "detach") ? 2 : -1;
+    int m = !strcmp(method, "link")     ? 0
+            : !strcmp(method, "nl")     ? 1
+            : !strcmp(method, "detach") ? 2
+                                        : -1;
     if (!ifname || m < 0) {
-        fprintf(stderr, "usage: xdpswap swap -i IFNAME [-m link|nl|detach] [-n N] [-t S] [-H CPU] [-S CPU] [-o OBJ]\n");
+        fprintf(stderr, "usage: xdpswap swap -i IFNAME [-m link|nl|detach] [-n N] [-t S] [-H CPU] "
+                        "[-S CPU] [-o OBJ]\n");
         return 1;
     }
     int ifindex = if_nametoindex(ifname);
@@ -109,9 +134,10 @@ static int cmd_swap(int argc, char **argv)
         return 1;
     }
     char def_obj[4096];
-    if (!obj_path) {   // next to the binary
+    if (!obj_path) { // next to the binary
         ssize_t n = readlink("/proc/self/exe", def_obj, sizeof(def_obj) - 16);
-        if (n < 0) return 1;
+        if (n < 0)
+            return 1;
         def_obj[n] = 0;
         char *slash = strrchr(def_obj, '/');
         strcpy(slash ? slash + 1 : def_obj, "xdpswap.bpf.o");
@@ -136,7 +162,10 @@ static int cmd_swap(int argc, char **argv)
     if (m == 0) {
         LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = mode);
         link = bpf_link_create(fd[0], ifindex, BPF_XDP, &lo);
-        if (link < 0) { fprintf(stderr, "xdpswap: bpf_link_create: %s\n", strerror(errno)); goto out; }
+        if (link < 0) {
+            fprintf(stderr, "xdpswap: bpf_link_create: %s\n", strerror(errno));
+            goto out;
+        }
     } else if (bpf_xdp_attach(ifindex, fd[0], mode | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL)) {
         fprintf(stderr, "xdpswap: bpf_xdp_attach: %s\n", strerror(errno));
         goto out;
@@ -165,7 +194,10 @@ static int cmd_swap(int argc, char **argv)
             if (!err)
                 err = bpf_xdp_attach(ifindex, fd[nxt], mode | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
         }
-        if (err) { fprintf(stderr, "xdpswap: swap %ld: %s\n", i + 1, strerror(-err)); break; }
+        if (err) {
+            fprintf(stderr, "xdpswap: swap %ld: %s\n", i + 1, strerror(-err));
+            break;
+        }
         cur = nxt;
         if ((i + 1) % 50 == 0) {
             printf("swaps %ld t=%.1fs\n", i + 1, now() - t0);
@@ -174,22 +206,27 @@ static int cmd_swap(int argc, char **argv)
     }
     double dt = now() - t0;
     atomic_store(&stop_hammer, 1);
-    if (hammering) pthread_join(th, NULL);
+    if (hammering)
+        pthread_join(th, NULL);
 
-    int ncpu = libbpf_num_possible_cpus(); if (ncpu > 1024) ncpu = 1024;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu > 1024)
+        ncpu = 1024;
     unsigned long long tot[2] = {0, 0};
     static __u64 vals[1024];
     for (__u32 k = 0; k < 2; k++)
         if (!bpf_map_lookup_elem(map_fd, &k, vals))
-            for (int c2 = 0; c2 < ncpu; c2++) tot[k] += vals[c2];
-    printf("done method=%s swaps=%ld secs=%.1f swaps_per_s=%.1f hits_a=%llu hits_b=%llu test_runs=%llu%s\n",
+            for (int c2 = 0; c2 < ncpu; c2++)
+                tot[k] += vals[c2];
+    printf("done method=%s swaps=%ld secs=%.1f swaps_per_s=%.1f hits_a=%llu hits_b=%llu "
+           "test_runs=%llu%s\n",
            method, i, dt, i / (dt > 0 ? dt : 1), tot[0], tot[1],
            (unsigned long long)atomic_load(&hammer_runs), err ? " (stopped on error)" : "");
     fflush(stdout);
     rc = err ? 1 : 0;
 out:
     if (link >= 0)
-        close(link);   // not pinned: the last reference, detaches
+        close(link); // not pinned: the last reference, detaches
     else
         bpf_xdp_detach(ifindex, mode, NULL);
     bpf_object__close(obj);
@@ -204,12 +241,23 @@ static int cmd_blast(int argc, char **argv)
     double secs = 60;
     while ((c = getopt(argc, argv, "d:p:t:n:C:")) != -1) {
         switch (c) {
-        case 'd': dst = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 't': secs = atof(optarg); break;
-        case 'n': count = atol(optarg); break;
-        case 'C': cpu = atoi(optarg); break;
-        default: return 1;
+        case 'd':
+            dst = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 't':
+            secs = atof(optarg);
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'C':
+            cpu = atoi(optarg);
+            break;
+        default:
+            return 1;
         }
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -221,13 +269,16 @@ static int cmd_blast(int argc, char **argv)
     signal(SIGTERM, on_sig);
     pin(cpu);
     int s = socket(AF_INET, SOCK_DGRAM, 0);
-    if (s < 0) return 1;
+    if (s < 0)
+        return 1;
     char buf[18] = "xdpswap-blast";
     double t0 = now(), t_end = t0 + secs;
     long i, fails = 0;
     for (i = 0; i < count && !stop_sig; i++) {
-        if ((i & 255) == 0 && now() >= t_end) break;
-        if (sendto(s, buf, sizeof(buf), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) fails++;
+        if ((i & 255) == 0 && now() >= t_end)
+            break;
+        if (sendto(s, buf, sizeof(buf), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+            fails++;
     }
     printf("blast sent=%ld failed=%ld secs=%.1f\n", i - fails, fails, now() - t0);
     close(s);
@@ -237,8 +288,10 @@ static int cmd_blast(int argc, char **argv)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc >= 2 && !strcmp(argv[1], "swap")) return cmd_swap(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "blast")) return cmd_blast(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "swap"))
+        return cmd_swap(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "blast"))
+        return cmd_blast(argc - 1, argv + 1);
     fprintf(stderr, "usage: xdpswap swap|blast ... (see the head of xdpswap.c)\n");
     return 1;
 }
