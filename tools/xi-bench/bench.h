@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,6 +46,14 @@ struct Options {
             o.repeat = dflt;
         return o;
     }
+    uint32_t fresh = 0; // runs per "fresh packet" measurement (repeat 1 each); 0: default
+    Options with_fresh(uint32_t dflt) const
+    {
+        Options o = *this;
+        if (!o.fresh)
+            o.fresh = dflt;
+        return o;
+    }
     int cpu = -1; // pin to this CPU (-1: the last one)
     bool verbose = false;
     // LABEL=OBJECT: also measure the program of this .bpf.o (e.g. the datapath before a change)
@@ -72,7 +81,7 @@ class Instance
 public:
     // edge: load the public-interface objects too. Throws on config errors.
     Instance(const std::string &pin_dir, const std::string &yaml, const std::string &node,
-             bool edge, uint8_t handoff = XI_HANDOFF_TC);
+             bool edge, uint8_t handoff = XI_HANDOFF_TC, bool mark_fails = false);
     ~Instance();
     Instance(const Instance &) = delete;
     Instance &operator=(const Instance &) = delete;
@@ -93,11 +102,12 @@ private:
     uint64_t generation_ = 0;
 };
 
-// Another build of a datapath object, loaded against an instance's pinned maps.
+// Another build of a datapath object, loaded against an instance's pinned maps. handoff: the
+// value of xdp_public's .rodata xi_handoff (ignored by objects without it; 0: leave as built).
 class ExtraObject
 {
 public:
-    ExtraObject(const std::string &path, const Instance &in);
+    ExtraObject(const std::string &path, const Instance &in, uint8_t handoff = 0);
     ~ExtraObject();
     ExtraObject(const ExtraObject &) = delete;
     ExtraObject &operator=(const ExtraObject &) = delete;
@@ -109,6 +119,19 @@ private:
 
 std::string pin_dir_for(const Options &o, const std::string &what);
 void remove_pin_dir(const std::string &dir);
+
+// ---- hand-off modes (loader/handoff.h) ---------------------------------------------------
+// The modes this kernel can run (tc always; xdp-mark where XDP may call bpf_xdp_adjust_meta,
+// decided by loader/handoff.h's probe_xdp_meta()). Prints one line saying which modes the
+// section measures and why a mode is left out, so a run never skips silently.
+std::vector<uint8_t> runnable_modes(const std::string &section);
+const char *mode_label(uint8_t handoff); // "tc", "xdp-mark"
+// The counters one packet decided as `reason` leaves on the public hooks in this mode
+// (tests/lib/handoff_modes.h), plus the TC redirect of a forwarded packet. Filtered to one
+// hook with only_hook (-1: both). mark_fails: xdp-mark on a driver without metadata room
+// (simulated by xdp_public's test switch, LoadOptions::test_mark_fails).
+Counters steer_expect(uint8_t handoff, uint32_t reason, bool forwarded, int only_hook = -1,
+                      bool mark_fails = false);
 
 // ---- BPF_PROG_TEST_RUN timing ----------------------------------------------------------
 struct Timing {
@@ -132,7 +155,12 @@ struct Case {
     const Instance *inst = nullptr; // whose counters to check (nullptr: none)
     Counters expect;                // per run
     bool strict = true;             // false: record what happened in `note` instead of failing
-    std::vector<double> ns;         // per round
+    // 0: one test_run with repeat = Options::repeat, timed by thread CPU time. N > 0: N
+    // test_runs with repeat 1 (a fresh packet, skb or XDP buffer, every run: for programs
+    // whose output cannot be fed back, like an encapsulation), timed by bpf_stats
+    // (run_time_ns / run_cnt): compare only with other fresh cases (fresh_units()).
+    uint32_t fresh = 0;
+    std::vector<double> ns; // per round
     std::vector<double> kernel_ns;
     std::string note;
 };
@@ -144,12 +172,17 @@ Case &find_case(std::vector<Case> &cases, const std::string &name);
 Summary ratio(const Case &a, const Case &b);
 Summary ratio_kernel(const Case &a, const Case &b);
 Summary corrected(const Case &wrapped, const Case &floor, const Case &empty);
+// A fresh case in units of the repeated empty program: per round
+// (m - fresh_empty + empty) / empty, i.e. its time over the empty program's on a fresh packet
+// (both bpf_stats, whose own clock reads cancel out), plus the test_run floor, over the floor.
+Summary fresh_units(const Case &m, const Case &fresh_empty, const Case &empty);
 
 // run_time_ns / run_cnt of a program (bpf_stats must be enabled).
 struct ProgStats {
     uint64_t ns = 0, cnt = 0;
 };
 ProgStats prog_stats(int prog_fd);
+bool stats_sysctl_on(); // kernel.bpf_stats_enabled set by someone (would skew test_run floors)
 // Keeps kernel.bpf_stats_enabled on while alive (BPF_ENABLE_STATS: no sysctl left behind).
 class StatsEnabled
 {
@@ -193,6 +226,60 @@ private:
 };
 
 void run_cmd(const std::vector<std::string> &argv, bool quiet_fail = false); // throws on failure
+// A veth pair between two namespaces (a in ns_a, b in ns_b), both ends up, IPv6 off.
+void veth_between(const Netns &ns_a, const std::string &a, const Netns &ns_b, const std::string &b);
+
+// ---- attachments (unpinned: they go away with the object) -------------------------------
+template <typename S, void (*Destroy)(S *)>
+struct Skel {
+    S *s;
+    explicit Skel(S *p) : s(p)
+    {
+        if (!s)
+            throw Error("cannot load the bench helper objects", errno);
+    }
+    ~Skel() { Destroy(s); }
+    Skel(const Skel &) = delete;
+    Skel &operator=(const Skel &) = delete;
+};
+
+// A bpf_link (XDP with flags, or any other link type) on ifindex of the current namespace.
+class Link
+{
+public:
+    Link(int prog_fd, uint32_t ifindex, int attach_type, uint32_t flags = 0);
+    ~Link();
+    Link(const Link &) = delete;
+    Link &operator=(const Link &) = delete;
+    void update(int prog_fd);
+
+private:
+    int fd_ = -1;
+};
+
+// TC ingress: a tcx link where the kernel has tcx (6.6+), a clsact direct-action filter
+// otherwise (6.1 LTS, e.g. inside make vmtest). Either way a program swap is atomic.
+class TcIngress
+{
+public:
+    TcIngress(int prog_fd, uint32_t ifindex);
+    ~TcIngress();
+    TcIngress(const TcIngress &) = delete;
+    TcIngress &operator=(const TcIngress &) = delete;
+    void update(int prog_fd);
+
+private:
+    uint32_t ifindex_;
+    int fd_ = -1;                        // tcx link
+    uint32_t handle_ = 0, priority_ = 0; // clsact filter
+    int ns_fd_ = -1;                     // its network namespace
+};
+
+// Points a PROG_ARRAY's slot 0 at target (the wrappers' tail call).
+void set_jump(int jmp_fd, int target);
+// Live frames (BPF_F_TEST_XDP_LIVE_FRAMES): `count` copies of pkt through an XDP program as if
+// received on ifindex. Returns the wall time it took.
+double live_run(int prog_fd, uint32_t ifindex, const Bytes &pkt, uint32_t count);
 
 // ---- steering fixtures shared by the XDP sections --------------------------------------
 std::string steer_yaml(); // 8 edges, an IPv4 and an IPv6 VIP; run as edge-0
@@ -200,14 +287,28 @@ struct XdpPackets {
     Bytes nonvip4, local4, fwd4, nonvip6, local6, fwd6; // TCP ACK + 64 bytes, client -> VIP
 };
 XdpPackets xdp_packets(const Instance &in);
+// The six paths every steering section measures, in this order.
+struct SteerPath {
+    std::string name; // "non-VIP, IPv4", ...
+    const Bytes *pkt;
+    uint32_t reason; // XI_R_PASS_NOT_VIP, XI_R_LOCAL, XI_R_FORWARD
+    bool forwarded() const;
+    bool v4() const;
+};
+std::vector<SteerPath> steer_paths(const XdpPackets &p);
+// A client source port whose flow client -> vip:443 `owner` owns (in.gen()'s Maglev table).
+uint16_t port_owned_by(const Instance &in, const std::string &client, const std::string &vip,
+                       uint16_t owner, uint16_t from = 20000);
 // What xib_xdp_wrap/gen rewrite into every frame (nullptr: nothing).
 void set_restore(int restore_map_fd, const Bytes *pkt);
 
 // ---- sections --------------------------------------------------------------------------
 int bench_xdp(const Options &o);
+int bench_tc(const Options &o);
 int bench_policy(const Options &o, size_t prefixes, size_t rules);
 int bench_live(const Options &o, uint32_t packets);
 int bench_rate(const Options &o, double seconds);
+int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds);
 int bench_load(const Options &o, size_t prefixes, size_t rules, size_t edges);
 
 // Pins this thread to one CPU (-1: the last online one); returns the CPU.

@@ -4,14 +4,14 @@
 //   stack as skbs, XDP metadata included, where the TC program on pub0's TC ingress runs (tcx,
 //   or a clsact filter on kernels without tcx). The cost of both programs per packet comes
 //   from bpf_stats (run_time_ns / run_cnt), against empty XDP and TC programs attached and fed
-//   the same way. This is the only place the TC
-//   encapsulation runs on a packet our XDP program really marked: skb test_run cannot carry
-//   XDP metadata.
+//   the same way, in each hand-off mode this kernel runs: tc (XDP drops malformed packets, TC
+//   decides and encapsulates) and xdp-mark (XDP decides and marks, TC acts on the mark). This
+//   is the only place the TC program acts on a mark our XDP program really wrote: skb test_run
+//   cannot carry XDP metadata.
 // rate: a generator redirects live frames through a DEVMAP into veth "gen0"; its peer "rx0"
 //   runs the program under test in native XDP mode. Packets per second delivered to rx0.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <linux/if_link.h>
@@ -28,180 +28,56 @@ namespace xi::bench
 namespace
 {
 
-constexpr int kTcxIngress = 46; // BPF_TCX_INGRESS: not in Debian 12's 6.1 UAPI headers
-
-template <typename S, void (*Destroy)(S *)>
-struct Skel {
-    S *s;
-    explicit Skel(S *p) : s(p)
-    {
-        if (!s)
-            throw Error("cannot load the bench helper objects", errno);
-    }
-    ~Skel() { Destroy(s); }
-    Skel(const Skel &) = delete;
-    Skel &operator=(const Skel &) = delete;
-};
-
-// An attachment that goes away with the object (an unpinned bpf_link).
-class Link
-{
-public:
-    Link(int prog_fd, uint32_t ifindex, int attach_type, uint32_t flags = 0)
-    {
-        LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
-        fd_ = bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(attach_type), &opts);
-        if (fd_ < 0)
-            throw Error("cannot attach (bpf_link_create type " + std::to_string(attach_type) + ")",
-                        errno_of(fd_));
-    }
-    ~Link() { close(fd_); }
-    Link(const Link &) = delete;
-    Link &operator=(const Link &) = delete;
-    void update(int prog_fd)
-    {
-        if (bpf_link_update(fd_, prog_fd, nullptr) != 0)
-            throw Error("cannot replace the attached program", errno);
-    }
-
-private:
-    int fd_ = -1;
-};
-
-// The TC ingress hook of the live section: a tcx link where the kernel has tcx (6.6+), a
-// clsact direct-action filter otherwise (6.1 LTS, e.g. inside make vmtest). Either way a
-// program swap is atomic (link update / filter replace), as the measurement loop needs.
-class TcIngress
-{
-public:
-    TcIngress(int prog_fd, uint32_t ifindex) : ifindex_(ifindex)
-    {
-        LIBBPF_OPTS(bpf_link_create_opts, lo);
-        fd_ = bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(kTcxIngress), &lo);
-        if (fd_ >= 0)
-            return;
-        int tcx_err = errno_of(fd_);
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
-                    .attach_point = BPF_TC_INGRESS);
-        int rc = bpf_tc_hook_create(&hook);
-        if (rc && rc != -EEXIST)
-            throw Error("cannot attach to TC ingress: no tcx (" + std::string(strerror(tcx_err)) +
-                            ") and no clsact qdisc",
-                        -rc);
-        LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd);
-        rc = bpf_tc_attach(&hook, &to);
-        if (rc)
-            throw Error("cannot attach a clsact ingress filter", -rc);
-        handle_ = to.handle;
-        priority_ = to.priority;
-    }
-    ~TcIngress()
-    {
-        if (fd_ >= 0) {
-            close(fd_);
-            return;
-        }
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
-                    .attach_point = BPF_TC_INGRESS);
-        LIBBPF_OPTS(bpf_tc_opts, to, .handle = handle_, .priority = priority_);
-        bpf_tc_detach(&hook, &to);
-    }
-    TcIngress(const TcIngress &) = delete;
-    TcIngress &operator=(const TcIngress &) = delete;
-    void update(int prog_fd)
-    {
-        if (fd_ >= 0) {
-            if (bpf_link_update(fd_, prog_fd, nullptr) != 0)
-                throw Error("cannot replace the attached TC program", errno);
-            return;
-        }
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
-                    .attach_point = BPF_TC_INGRESS);
-        LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
-                    .handle = handle_, .priority = priority_);
-        int rc = bpf_tc_attach(&hook, &to);
-        if (rc)
-            throw Error("cannot replace the clsact ingress filter", -rc);
-    }
-
-private:
-    uint32_t ifindex_;
-    int fd_ = -1;
-    uint32_t handle_ = 0, priority_ = 0;
-};
-
-bool stats_sysctl_on()
-{
-    FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
-    int v = 0;
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v != 0;
-}
-
-void set_jump(int jmp_fd, int target)
-{
-    uint32_t zero = 0;
-    if (bpf_map_update_elem(jmp_fd, &zero, &target, BPF_ANY) != 0)
-        throw Error("cannot set the tail call target", errno);
-}
-
-// Live frames: `count` copies of pkt through prog as if received on ifindex.
-double live_run(int prog_fd, uint32_t ifindex, const Bytes &pkt, uint32_t count)
-{
-    xdp_md ctx{};
-    ctx.data_end = static_cast<__u32>(pkt.size());
-    ctx.ingress_ifindex = ifindex;
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(),
-                .data_size_in = static_cast<__u32>(pkt.size()), .ctx_in = &ctx,
-                .ctx_size_in = sizeof(ctx), .repeat = static_cast<int>(count),
-                .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
-    auto t0 = std::chrono::steady_clock::now();
-    int err = bpf_prog_test_run_opts(prog_fd, &opts);
-    if (err)
-        throw Error("live frames test_run", errno_of(err));
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
+// One (mode, path) of the live and rate sections.
 struct Kind {
-    std::string name;
-    const Bytes *pkt;
-    uint32_t xdp_reason, tc_reason;
+    std::string name; // "tc: local owner, IPv4"
+    uint8_t mode;
+    SteerPath path;
+    const Instance *in;
+    bool mark_fails = false; // xdp-mark on a driver without metadata room (simulated)
+    Counters per_packet() const
+    {
+        return steer_expect(mode, path.reason, path.forwarded(), -1, mark_fails);
+    }
 };
 
-std::vector<Kind> kinds_of(const XdpPackets &p)
-{
-    return {
-        {"non-VIP, IPv4", &p.nonvip4, XI_R_PASS_NOT_VIP, XI_R_XDP_DECIDED},
-        {"local owner, IPv4", &p.local4, XI_R_LOCAL, XI_R_XDP_DECIDED},
-        {"sibling owner: XDP mark + TC encap, IPv4", &p.fwd4, XI_R_FORWARD, XI_R_REDIRECT},
-        {"sibling owner: XDP mark + TC encap, IPv6", &p.fwd6, XI_R_FORWARD, XI_R_REDIRECT},
-    };
-}
+constexpr const char *kFails = "xdp-mark, marks fail";
 
 // "" if the counters moved as expected, else what they did.
-std::string counters_mismatch(const Instance &in, const Counters &before, const Kind &k, uint64_t n)
+std::string counters_mismatch(const Kind &k, const Counters &before, uint64_t n)
 {
-    Counters want{{{XI_HOOK_XDP_PUBLIC, k.xdp_reason}, n},
-                  {{XI_HOOK_TC_PUBLIC_INGRESS, k.tc_reason}, n}};
-    Counters got = in.counters() - before;
-    return got == want ? "" : describe(got);
+    Counters want;
+    for (const auto &[key, v] : k.per_packet())
+        want[key] = v * n;
+    Counters got = k.in->counters() - before;
+    return got == want ? "" : describe(got) + " (expected " + describe(want) + ")";
 }
 
 } // namespace
 
 int bench_live(const Options &o, uint32_t packets)
 {
+    const auto modes = runnable_modes("live");
     Netns ns(o.tag);
     ns.veth("pub0", "pub1");
     ns.veth("mesh0", "mesh1");
-    Instance in(pin_dir_for(o, "live"), steer_yaml(), "edge-0", true, XI_HANDOFF_XDP_MARK);
+    std::map<uint8_t, std::unique_ptr<Instance>> inst;
+    for (uint8_t m : modes)
+        inst[m] = std::make_unique<Instance>(pin_dir_for(o, std::string("live-") + mode_label(m)),
+                                             steer_yaml(), "edge-0", true, m);
+    // xdp-mark where the driver gives XDP no metadata room (ena, gve, hv_netvsc, mana,
+    // vmxnet3): every mark fails, TC decides again. What `--handoff auto` gets there, since its
+    // probe sees the kernel, not the driver.
+    std::unique_ptr<Instance> fails;
+    if (inst.count(XI_HANDOFF_XDP_MARK))
+        fails = std::make_unique<Instance>(pin_dir_for(o, "live-markfails"), steer_yaml(), "edge-0",
+                                           true, XI_HANDOFF_XDP_MARK, true);
     ns.enter();
     const uint32_t pub = ns.ifindex("pub0");
-    in.publish(ns.ifindex("mesh0")); // redirect target of the encapsulated packets
+    for (auto &[m, in] : inst)
+        in->publish(ns.ifindex("mesh0")); // redirect target of the encapsulated packets
+    if (fails)
+        fails->publish(ns.ifindex("mesh0"));
 
     Skel<xib_xdp, xib_xdp__destroy> x(xib_xdp__open_and_load());
     Skel<xib_tc, xib_tc__destroy> t(xib_tc__open_and_load());
@@ -210,10 +86,15 @@ int bench_live(const Options &o, uint32_t packets)
     const int jmp = bpf_map__fd(x.s->maps.xib_xdp_jmp);
     const int restore = bpf_map__fd(x.s->maps.xib_restore);
     const int tc_empty = bpf_program__fd(t.s->progs.xib_tc_empty);
-    const int xdp_ours = in.prog(Prog::XdpPublic);
-    const int tc_ours = in.prog(Prog::TcPublicIngress);
-    auto packets_ = xdp_packets(in);
-    auto kinds = kinds_of(packets_);
+    auto pk = xdp_packets(*inst.at(XI_HANDOFF_TC));
+    std::vector<Kind> kinds;
+    for (uint8_t m : modes)
+        for (const auto &p : steer_paths(pk))
+            kinds.push_back({std::string(mode_label(m)) + ": " + p.name, m, p, inst.at(m).get()});
+    if (fails)
+        for (const auto &p : steer_paths(pk))
+            kinds.push_back(
+                {std::string(kFails) + ": " + p.name, XI_HANDOFF_XDP_MARK, p, fails.get(), true});
 
     TcIngress tc(tc_empty, pub);
 
@@ -227,18 +108,18 @@ int bench_live(const Options &o, uint32_t packets)
     // nanoseconds of a program over an empty one are the same in both, so they are also given
     // in units of the test_run floors of sections 1 and 2 (measured here, every round).
     std::vector<double> tr_xdp, tr_tc;
-    auto measure = [&](const std::string &key, int xdp_prog, int tc_prog, const Kind &k,
-                       bool check) {
+    auto measure = [&](const std::string &key, int xdp_prog, int tc_prog, const Bytes &pkt,
+                       const Kind *k, bool check) {
         tc.update(tc_prog);
-        set_restore(restore, k.pkt);
-        Counters before = in.counters();
+        set_restore(restore, &pkt);
+        Counters before = k ? k->in->counters() : Counters{};
         ProgStats x0, t0, x1, t1;
         {
             // Only while measuring: the test_run calibration below must run without it.
             StatsEnabled stats;
             x0 = prog_stats(xdp_prog);
             t0 = prog_stats(tc_prog);
-            live_run(xdp_prog, pub, *k.pkt, packets);
+            live_run(xdp_prog, pub, pkt, packets);
             x1 = prog_stats(xdp_prog);
             t1 = prog_stats(tc_prog);
         }
@@ -247,53 +128,66 @@ int bench_live(const Options &o, uint32_t packets)
             throw std::runtime_error(
                 "live '" + key + "': XDP ran " + std::to_string(x1.cnt - x0.cnt) + "x, TC ran " +
                 std::to_string(t1.cnt - t0.cnt) + "x for " + std::to_string(packets) + " frames");
-        std::string bad = counters_mismatch(in, before, k, packets);
-        if (!bad.empty() && check)
-            throw std::runtime_error("live '" + key + "' took another path: " + bad);
-        if (!bad.empty())
-            notes[key] = bad;
+        if (k) {
+            std::string bad = counters_mismatch(*k, before, packets);
+            if (!bad.empty() && check)
+                throw std::runtime_error("live '" + key + "' took another path: " + bad);
+            if (!bad.empty())
+                notes[key] = bad;
+        }
         s[key].xdp.push_back(double(x1.ns - x0.ns) / double(x1.cnt - x0.cnt));
         s[key].tc.push_back(double(t1.ns - t0.ns) / double(t1.cnt - t0.cnt));
     };
 
-    // --compare LABEL=OBJECT: another build of tc_public_ingress.bpf.o on the same maps.
-    std::vector<std::pair<std::string, std::unique_ptr<ExtraObject>>> extra;
+    // --compare LABEL=OBJECT: another build of tc_public_ingress.bpf.o on the same maps, in
+    // every mode, on the forwarded IPv4 path (the one the breakdowns are about).
+    struct Extra {
+        std::string label;
+        uint8_t mode;
+        std::unique_ptr<ExtraObject> obj;
+    };
+    std::vector<Extra> extra;
     for (const auto &spec : o.compare) {
         auto eq = spec.find('=');
         if (eq == std::string::npos)
             throw std::runtime_error("--compare wants LABEL=OBJECT");
-        extra.emplace_back(spec.substr(0, eq),
-                           std::make_unique<ExtraObject>(spec.substr(eq + 1), in));
+        for (uint8_t m : modes)
+            extra.push_back({spec.substr(0, eq), m,
+                             std::make_unique<ExtraObject>(spec.substr(eq + 1), *inst.at(m))});
     }
-    const size_t n = kinds.size() * (1 + extra.size()) + 2;
+    auto fwd4 = [&](uint8_t m) -> const Kind & {
+        for (const auto &k : kinds)
+            if (k.mode == m && !k.mark_fails && k.path.forwarded() && k.path.v4())
+                return k;
+        throw std::logic_error("no forwarded IPv4 kind");
+    };
+    const size_t n = kinds.size() + extra.size() + 2;
     for (int r = 0; r < o.rounds; r++) {
         for (size_t i = 0; i < n; i++) {
             check_interrupted();
             size_t j = (i + r) % n;
-            const Kind &k0 = kinds[0];
-            if (j >= kinds.size() + 2) {
-                size_t x = (j - kinds.size() - 2) / kinds.size();
-                const Kind &k = kinds[(j - kinds.size() - 2) % kinds.size()];
-                set_jump(jmp, xdp_ours);
-                measure(k.name + " [" + extra[x].first + "]", xdp_wrap,
-                        extra[x].second->prog("xi_tc_pub_in"), k, false);
+            if (j < kinds.size()) {
+                const Kind &k = kinds[j];
+                set_jump(jmp, k.in->prog(Prog::XdpPublic));
+                measure(k.name, xdp_wrap, k.in->prog(Prog::TcPublicIngress), *k.path.pkt, &k, true);
             } else if (j == kinds.size()) {
-                measure("empty", xdp_empty, tc_empty, k0, false);
-                notes.erase("empty");
+                measure("empty", xdp_empty, tc_empty, pk.local4, nullptr, false);
             } else if (j == kinds.size() + 1) {
                 set_jump(jmp, xdp_empty);
-                measure("floor", xdp_wrap, tc_empty, k0, false);
-                notes.erase("floor");
+                measure("floor", xdp_wrap, tc_empty, pk.local4, nullptr, false);
             } else {
-                set_jump(jmp, xdp_ours);
-                measure(kinds[j].name, xdp_wrap, tc_ours, kinds[j], true);
+                const Extra &ex = extra[j - kinds.size() - 2];
+                const Kind &k = fwd4(ex.mode);
+                set_jump(jmp, k.in->prog(Prog::XdpPublic));
+                measure(k.name + " [" + ex.label + "]", xdp_wrap, ex.obj->prog("xi_tc_pub_in"),
+                        *k.path.pkt, &k, false);
             }
         }
         if (stats_sysctl_on())
             throw std::runtime_error("kernel.bpf_stats_enabled is on (someone else enabled it): "
                                      "the test_run calibration would include its clock reads");
-        tr_xdp.push_back(test_run(xdp_empty, *kinds[0].pkt, 1000000).ns);
-        tr_tc.push_back(test_run(tc_empty, *kinds[0].pkt, 1000000).ns);
+        tr_xdp.push_back(test_run(xdp_empty, pk.local4, 1000000).ns);
+        tr_tc.push_back(test_run(tc_empty, pk.local4, 1000000).ns);
         if (o.verbose)
             fprintf(stderr, "live round %d/%d done\n", r + 1, o.rounds);
     }
@@ -306,54 +200,81 @@ int bench_live(const Options &o, uint32_t packets)
             v.push_back(fn(r));
         return summarize(v);
     };
-    print_header("XDP -> TC with live frames (veth in a namespace, " + std::to_string(packets) +
-                 " frames per measurement, " + std::to_string(o.rounds) +
-                 " rounds; per-program cost from bpf_stats)");
-    printf("| path | XDP, vs empty XDP (bpf_stats, wrapper subtracted) | TC public ingress, vs "
-           "empty TC (bpf_stats) | TC, in test_run units | XDP + TC, in test_run units |\n"
-           "|---|---|---|---|---|\n");
-    printf("| empty programs (floors) | 1.00x | 1.00x | 1.00x | 1.00x |\n");
-    printf("| wrapper + tail call into the empty XDP program | %s (raw) | | | |\n",
+    // In test_run units (see the note printed below).
+    auto xdp_u = [&](const Series &m, int r) {
+        return (m.xdp[r] - f.xdp[r] + tr_xdp[r]) / tr_xdp[r];
+    };
+    auto tc_u = [&](const Series &m, int r) { return (m.tc[r] - e.tc[r] + tr_tc[r]) / tr_tc[r]; };
+    auto both_ns = [&](const Series &m, int r) {
+        return m.xdp[r] - f.xdp[r] + m.tc[r] - e.tc[r] + tr_xdp[r];
+    };
+    const bool mark = inst.count(XI_HANDOFF_XDP_MARK) > 0;
+    print_header("XDP -> TC with live frames, per hand-off mode (veth in a namespace, " +
+                 std::to_string(packets) + " frames per measurement, " + std::to_string(o.rounds) +
+                 " rounds; per-program cost from bpf_stats, in test_run units)");
+    printf("| path | tc: XDP | tc: TC | tc: **XDP + TC** | xdp-mark: XDP | xdp-mark: TC | "
+           "xdp-mark: **XDP + TC** | xdp-mark / tc, XDP + TC (paired) | xdp-mark, marks fail: "
+           "XDP + TC | marks fail / tc (paired) |\n"
+           "|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| empty programs (floors) | 1.00x | 1.00x | 1.00x | 1.00x | 1.00x | 1.00x | | 1.00x "
+           "| |\n");
+    printf("| wrapper + tail call into the empty XDP program (bpf_stats, raw) | %s | | | | | | "
+           "| | |\n",
            fmt_ratio(per_round([&](int r) { return f.xdp[r] / e.xdp[r]; })).c_str());
-    for (const auto &k : kinds) {
-        const auto &m = s[k.name];
-        auto xdp = per_round([&](int r) { return (m.xdp[r] - f.xdp[r] + e.xdp[r]) / e.xdp[r]; });
-        auto tcr = per_round([&](int r) { return m.tc[r] / e.tc[r]; });
-        auto tc_cal = per_round([&](int r) { return (m.tc[r] - e.tc[r] + tr_tc[r]) / tr_tc[r]; });
-        auto both = per_round([&](int r) {
-            return (m.xdp[r] - f.xdp[r] + m.tc[r] - e.tc[r] + tr_xdp[r]) / tr_xdp[r];
-        });
-        printf("| %s | %s | %s | **%s** | **%s** |\n", k.name.c_str(), fmt_ratio(xdp).c_str(),
-               fmt_ratio(tcr).c_str(), fmt_ratio(tc_cal).c_str(), fmt_ratio(both).c_str());
-    }
-    for (const auto &[label, obj] : extra)
-        for (const auto &k : kinds) {
-            const auto &m = s[k.name + " [" + label + "]"];
-            auto tcr = per_round([&](int r) { return m.tc[r] / e.tc[r]; });
-            auto tc_cal =
-                per_round([&](int r) { return (m.tc[r] - e.tc[r] + tr_tc[r]) / tr_tc[r]; });
-            auto both = per_round([&](int r) {
-                return (m.xdp[r] - f.xdp[r] + m.tc[r] - e.tc[r] + tr_xdp[r]) / tr_xdp[r];
-            });
-            std::string note = notes.count(k.name + " [" + label + "]")
-                                   ? " (counted: " + notes[k.name + " [" + label + "]"] + ")"
-                                   : "";
-            printf("| %s [%s]%s | | %s | %s | %s |\n", k.name.c_str(), label.c_str(), note.c_str(),
-                   fmt_ratio(tcr).c_str(), fmt_ratio(tc_cal).c_str(), fmt_ratio(both).c_str());
+    for (const auto &p : steer_paths(pk)) {
+        const auto &mt = s[std::string("tc: ") + p.name];
+        std::string cells =
+            fmt_ratio(per_round([&](int r) { return xdp_u(mt, r); })) + " | " +
+            fmt_ratio(per_round([&](int r) { return tc_u(mt, r); })) + " | **" +
+            fmt_ratio(per_round([&](int r) { return both_ns(mt, r) / tr_xdp[r]; })) + "**";
+        if (mark) {
+            const auto &mm = s[std::string("xdp-mark: ") + p.name];
+            cells += " | " + fmt_ratio(per_round([&](int r) { return xdp_u(mm, r); })) + " | " +
+                     fmt_ratio(per_round([&](int r) { return tc_u(mm, r); })) + " | **" +
+                     fmt_ratio(per_round([&](int r) { return both_ns(mm, r) / tr_xdp[r]; })) +
+                     "** | " +
+                     fmt_ratio(per_round([&](int r) { return both_ns(mm, r) / both_ns(mt, r); }));
+            const auto &mf = s[std::string(kFails) + ": " + p.name];
+            cells += " | " +
+                     fmt_ratio(per_round([&](int r) { return both_ns(mf, r) / tr_xdp[r]; })) +
+                     " | " +
+                     fmt_ratio(per_round([&](int r) { return both_ns(mf, r) / both_ns(mt, r); }));
+        } else {
+            cells += " | not run | not run | not run | | not run | |";
         }
+        printf("| %s | %s |\n", p.name.c_str(), cells.c_str());
+    }
+    for (const auto &ex : extra) {
+        const Kind &k = fwd4(ex.mode);
+        const std::string key = k.name + " [" + ex.label + "]";
+        const auto &m = s[key];
+        std::string note = notes.count(key) ? " (counted: " + notes[key] + ")" : "";
+        std::string tcu = fmt_ratio(per_round([&](int r) { return tc_u(m, r); }));
+        std::string both = fmt_ratio(per_round([&](int r) { return both_ns(m, r) / tr_xdp[r]; }));
+        if (ex.mode == XI_HANDOFF_TC)
+            printf("| %s [%s]%s | | %s | %s | | | | | | |\n", k.path.name.c_str(), ex.label.c_str(),
+                   note.c_str(), tcu.c_str(), both.c_str());
+        else
+            printf("| %s [%s]%s | | | | | %s | %s | | | |\n", k.path.name.c_str(), ex.label.c_str(),
+                   note.c_str(), tcu.c_str(), both.c_str());
+    }
     printf("\nbpf_stats floors include its two clock reads, so its ratios are smaller than "
            "test_run ratios of the same code. \"test_run units\": the extra time over the "
-           "empty program on the same hook (which bpf_stats measures without bias), plus the "
-           "test_run floor, over the test_run floor (empty TC, resp. empty XDP, measured in "
-           "the same round): comparable with sections 1 and 2 and with Katran's figures. The "
-           "last column adds both programs' extra work, XDP mark and TC encapsulation, over the "
-           "empty XDP program: the figure to hold against an XDP-only design. It leaves out the "
-           "skb the stack builds between XDP and TC (see the rates).\n");
+           "empty program on the same hook (which bpf_stats measures without bias; XDP through "
+           "the wrapper, whose cost is subtracted), plus the test_run floor, over the test_run "
+           "floor (empty TC, resp. empty XDP, measured in the same round): comparable with the "
+           "test_run sections and with Katran's figures. XDP + TC: both programs' extra work "
+           "over the empty XDP program, per packet: the total cost of a hand-off mode. The "
+           "paired columns are per-round ratios of the totals (below 1: cheaper than tc). "
+           "\"marks fail\": xdp-mark where the driver gives XDP no metadata room (ena, gve, "
+           "hv_netvsc, mana, vmxnet3; simulated with xdp_public's test switch): XDP decides, "
+           "its mark fails (`mark_failed`), TC decides again. It leaves out the skb the stack "
+           "builds between XDP and TC (see the rates).\n");
     printf("Floors for context only (not a claim): bpf_stats empty XDP %s ns, empty TC %s ns; "
            "test_run empty XDP %s ns, empty TC %s ns.\n",
            fmt_ns(summarize(e.xdp)).c_str(), fmt_ns(summarize(e.tc)).c_str(),
            fmt_ns(summarize(tr_xdp)).c_str(), fmt_ns(summarize(tr_tc)).c_str());
-    auto facts = prog_facts(tc_ours);
+    auto facts = prog_facts(inst.at(XI_HANDOFF_TC)->prog(Prog::TcPublicIngress));
     printf("xi_tc_pub_in: %u xlated insns, %u bytes JITed, %u insns verified, %u maps.\n",
            facts.xlated, facts.jited, facts.verified, facts.maps);
     return 0;
@@ -361,13 +282,18 @@ int bench_live(const Options &o, uint32_t packets)
 
 int bench_rate(const Options &o, double seconds)
 {
+    const auto modes = runnable_modes("rate");
     Netns ns(o.tag);
     ns.veth("gen0", "rx0");
     ns.veth("mesh0", "mesh1");
-    Instance in(pin_dir_for(o, "rate"), steer_yaml(), "edge-0", true);
+    std::map<uint8_t, std::unique_ptr<Instance>> inst;
+    for (uint8_t m : modes)
+        inst[m] = std::make_unique<Instance>(pin_dir_for(o, std::string("rate-") + mode_label(m)),
+                                             steer_yaml(), "edge-0", true, m);
     ns.enter();
     const uint32_t gen = ns.ifindex("gen0"), rx = ns.ifindex("rx0");
-    in.publish(ns.ifindex("mesh0"));
+    for (auto &[m, in] : inst)
+        in->publish(ns.ifindex("mesh0"));
 
     Skel<xib_xdp, xib_xdp__destroy> x(xib_xdp__open_and_load());
     Skel<xib_tc, xib_tc__destroy> t(xib_tc__open_and_load());
@@ -378,25 +304,28 @@ int bench_rate(const Options &o, double seconds)
         if (bpf_map_update_elem(bpf_map__fd(x.s->maps.xib_tx), &zero, &gen, BPF_ANY) != 0)
             throw Error("cannot fill the DEVMAP", errno);
     }
-    auto pk = xdp_packets(in);
-    auto kinds = kinds_of(pk);
-    kinds.pop_back(); // IPv4 only
+    auto pk = xdp_packets(*inst.at(XI_HANDOFF_TC));
+    std::vector<Kind> kinds;
+    for (uint8_t m : modes)
+        for (const auto &p : steer_paths(pk))
+            if (p.v4()) // IPv4 only
+                kinds.push_back(
+                    {std::string(mode_label(m)) + ": " + p.name, m, p, inst.at(m).get()});
 
     struct Receiver {
         std::string name;
         int xdp, tc; // tc: -1 = none attached
         const Kind *kind;
     };
-    const Kind drop{"baseline", &pk.local4, 0, 0};
     std::vector<Receiver> rxs = {
-        {"XDP_DROP (baseline)", bpf_program__fd(x.s->progs.xib_xdp_drop), -1, &drop},
-        {"XDP_PASS, no TC (baseline)", bpf_program__fd(x.s->progs.xib_xdp_pass), -1, &drop},
+        {"XDP_DROP (baseline)", bpf_program__fd(x.s->progs.xib_xdp_drop), -1, nullptr},
+        {"XDP_PASS, no TC (baseline)", bpf_program__fd(x.s->progs.xib_xdp_pass), -1, nullptr},
         {"XDP_PASS + empty TC (baseline)", bpf_program__fd(x.s->progs.xib_xdp_pass),
-         bpf_program__fd(t.s->progs.xib_tc_empty), &drop},
+         bpf_program__fd(t.s->progs.xib_tc_empty), nullptr},
     };
     for (const auto &k : kinds)
-        rxs.push_back({"xdp-ingress: " + k.name, in.prog(Prog::XdpPublic),
-                       in.prog(Prog::TcPublicIngress), &k});
+        rxs.push_back({"xdp-ingress, " + k.name, k.in->prog(Prog::XdpPublic),
+                       k.in->prog(Prog::TcPublicIngress), &k});
 
     std::map<std::string, std::vector<double>> mpps, mpps_cpu;
     // One XDP link, its program replaced per receiver (a closed link detaches asynchronously,
@@ -406,34 +335,33 @@ int bench_rate(const Options &o, double seconds)
         for (size_t i = 0; i < rxs.size(); i++) {
             check_interrupted();
             const auto &rcv = rxs[(i + r) % rxs.size()];
+            const Bytes &pkt = rcv.kind ? *rcv.kind->path.pkt : pk.local4;
             xl.update(rcv.xdp);
             std::unique_ptr<TcIngress> tl;
             if (rcv.tc >= 0)
                 tl = std::make_unique<TcIngress>(rcv.tc, rx);
-            set_restore(restore, rcv.kind->pkt);
+            set_restore(restore, &pkt);
             // Warm-up, then chunks of frames until `seconds` have passed.
-            live_run(gen_prog, gen, *rcv.kind->pkt, 100000);
-            Counters before = in.counters();
+            live_run(gen_prog, gen, pkt, 100000);
+            Counters before = rcv.kind ? rcv.kind->in->counters() : Counters{};
             uint32_t rx0 = static_cast<uint32_t>(ns.rx_packets("rx0"));
             double wall = 0;
             uint64_t sent = 0;
             timespec c0{}, c1{};
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
             while (wall < seconds) {
-                wall += live_run(gen_prog, gen, *rcv.kind->pkt, 1000000);
+                wall += live_run(gen_prog, gen, pkt, 1000000);
                 sent += 1000000;
             }
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
             double cpu = (c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9;
             usleep(20000); // let the receiver drain its ring
             uint32_t got = static_cast<uint32_t>(ns.rx_packets("rx0")) - rx0;
-            if (rcv.kind != &drop) {
-                Counters d = in.counters() - before;
-                uint64_t xdp = d[{XI_HOOK_XDP_PUBLIC, rcv.kind->xdp_reason}];
-                uint64_t tc = d[{XI_HOOK_TC_PUBLIC_INGRESS, rcv.kind->tc_reason}];
-                if (xdp != got || tc != got)
+            if (rcv.kind) {
+                std::string bad = counters_mismatch(*rcv.kind, before, got);
+                if (!bad.empty())
                     throw std::runtime_error("rate '" + rcv.name + "': " + std::to_string(got) +
-                                             " frames received, counted " + describe(d));
+                                             " frames received, counted " + bad);
             }
             mpps[rcv.name].push_back(got / wall / 1e6);
             mpps_cpu[rcv.name].push_back(got / cpu / 1e6);
@@ -444,7 +372,7 @@ int bench_rate(const Options &o, double seconds)
     }
     ns.leave();
 
-    print_header("Live frames -> DEVMAP -> veth -> native XDP on the peer (" +
+    print_header("Live frames -> DEVMAP -> veth -> native XDP on the peer, per hand-off mode (" +
                  std::to_string(o.rounds) + " round(s) of " + fmt(seconds, 1) +
                  " s; generator and receiver share one CPU)");
     // Ratios to XDP_PASS + empty TC: the same hooks with empty programs.
@@ -471,7 +399,7 @@ int bench_rate(const Options &o, double seconds)
            "excluded): far less sensitive to the machine's other load than wall time.");
     printf(" Mpps are this machine's, under its load at the time: for comparison with the rows "
            "above, not as a claim. Non-VIP and local frames go to the stack (XDP_PASS, dropped "
-           "there: not addressed to this host); marked frames are encapsulated by TC and "
+           "there: not addressed to this host); forwarded frames are encapsulated by TC and "
            "redirected into the mesh veth.\n");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/if_link.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdexcept>
@@ -19,10 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+#include <chrono>
+
 #include "bpffs.h"
 #include "config.h"
 #include "counters.h"
 #include "error.h"
+#include "handoff.h"
+#include "handoff_modes.h"
+#include "owner.h"
+#include "xi_reasons.h"
 
 extern char **environ;
 
@@ -136,8 +144,53 @@ void remove_pin_dir(const std::string &dir)
     rmdir(dir.c_str());
 }
 
+// ---- hand-off modes ---------------------------------------------------------------------
+
+const char *mode_label(uint8_t handoff)
+{
+    return handoff == XI_HANDOFF_XDP_MARK ? "xdp-mark" : "tc";
+}
+
+std::vector<uint8_t> runnable_modes(const std::string &section)
+{
+    const HelperProbe &p = probe_xdp_meta();
+    if (p.result == HelperProbe::Result::Available) {
+        printf("Hand-off modes measured (%s): tc, xdp-mark (this kernel lets XDP call "
+               "bpf_xdp_adjust_meta).\n",
+               section.c_str());
+        return {XI_HANDOFF_TC, XI_HANDOFF_XDP_MARK};
+    }
+    std::string why =
+        p.result == HelperProbe::Result::Refused
+            ? "this kernel's verifier refuses bpf_xdp_adjust_meta in XDP" +
+                  (p.verifier.empty() ? "" : " (\"" + p.verifier + "\")")
+            : "the bpf_xdp_adjust_meta probe failed (" + std::string(strerror(p.err)) + ")";
+    printf("Hand-off modes measured (%s): tc only. xdp-mark NOT measured: %s, so xdp-ingress "
+           "runs only the tc hand-off here.\n",
+           section.c_str(), why.c_str());
+    return {XI_HANDOFF_TC};
+}
+
+Counters steer_expect(uint8_t handoff, uint32_t reason, bool forwarded, int only_hook,
+                      bool mark_fails)
+{
+    const test::HandoffMode &m = handoff != XI_HANDOFF_XDP_MARK ? test::kModeTc
+                                 : mark_fails                   ? test::kModeXdpMarkFails
+                                                                : test::kModeXdpMark;
+    Counters all = test::steer_counters(m, reason, forwarded);
+    if (forwarded)
+        all[{XI_HOOK_TC_PUBLIC_INGRESS, XI_R_REDIRECT}] += 1;
+    if (only_hook < 0)
+        return all;
+    Counters one;
+    for (const auto &[k, v] : all)
+        if (k.first == static_cast<uint32_t>(only_hook))
+            one[k] = v;
+    return one;
+}
+
 Instance::Instance(const std::string &pin_dir, const std::string &yaml, const std::string &node,
-                   bool edge, uint8_t handoff)
+                   bool edge, uint8_t handoff, bool mark_fails)
     : dir_(pin_dir), yaml_(yaml), node_(node)
 {
     require_bpffs(Paths());
@@ -145,7 +198,7 @@ Instance::Instance(const std::string &pin_dir, const std::string &yaml, const st
     remove_pin_dir(dir_); // leftovers of an interrupted run with the same tag
     mkdir_p(dir_);
     try {
-        dp_ = std::make_unique<Datapath>(LoadOptions{dir_, edge, true, handoff});
+        dp_ = std::make_unique<Datapath>(LoadOptions{dir_, edge, true, handoff, mark_fails});
         maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
         publish(1);
     } catch (...) {
@@ -187,11 +240,53 @@ Counters Instance::counters() const
     return c;
 }
 
-ExtraObject::ExtraObject(const std::string &path, const Instance &in)
+namespace
+{
+// Sets a one-byte variable of an object's .rodata before load (what a skeleton's
+// rodata->NAME = v does). False if the object has no such variable.
+bool set_rodata_u8(bpf_object *obj, const char *name, uint8_t v)
+{
+    const btf *b = bpf_object__btf(obj);
+    if (!b)
+        return false;
+    bpf_map *map;
+    bpf_object__for_each_map(map, obj)
+    {
+        const char *mname = bpf_map__name(map);
+        if (!bpf_map__is_internal(map) || !strstr(mname, ".rodata"))
+            continue;
+        int sec = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);
+        if (sec < 0)
+            return false;
+        const btf_type *t = btf__type_by_id(b, sec);
+        const btf_var_secinfo *vs = btf_var_secinfos(t);
+        for (unsigned i = 0; i < btf_vlen(t); i++, vs++) {
+            const btf_type *var = btf__type_by_id(b, vs->type);
+            if (strcmp(btf__name_by_offset(b, var->name_off), name) != 0 || vs->size != 1)
+                continue;
+            size_t size = 0;
+            const auto *init = static_cast<const uint8_t *>(bpf_map__initial_value(map, &size));
+            if (!init || vs->offset >= size)
+                return false;
+            std::vector<uint8_t> data(init, init + size);
+            data[vs->offset] = v;
+            return bpf_map__set_initial_value(map, data.data(), data.size()) == 0;
+        }
+    }
+    return false;
+}
+} // namespace
+
+ExtraObject::ExtraObject(const std::string &path, const Instance &in, uint8_t handoff)
 {
     obj_ = bpf_object__open_file(path.c_str(), nullptr);
     if (!obj_)
         throw Error("cannot open " + path, errno);
+    if (handoff && bpf_object__find_program_by_name(obj_, "xi_xdp_public") &&
+        !set_rodata_u8(obj_, "xi_handoff", handoff)) {
+        bpf_object__close(obj_);
+        throw std::runtime_error(path + ": no .rodata xi_handoff to set");
+    }
     bpf_map *map;
     bpf_object__for_each_map(map, obj_)
     {
@@ -276,6 +371,18 @@ ProgStats prog_stats(int prog_fd)
     return {info.run_time_ns, info.run_cnt};
 }
 
+bool stats_sysctl_on()
+{
+    FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v != 0;
+}
+
 StatsEnabled::StatsEnabled()
 {
     fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -314,6 +421,9 @@ void run_cmd(const std::vector<std::string> &argv, bool quiet_fail)
     args.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    // xi-bench's stdout is the Markdown report: what tools print (ethtool's "Actual changes")
+    // stays out of it.
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (quiet_fail)
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
@@ -361,6 +471,17 @@ void Netns::veth(const std::string &a, const std::string &b)
         run_cmd({"ip", "netns", "exec", name_, "sysctl", "-qw",
                  "net.ipv6.conf." + dev + ".disable_ipv6=1"});
         run_cmd({"ip", "-n", name_, "link", "set", dev, "up"});
+    }
+}
+
+void veth_between(const Netns &ns_a, const std::string &a, const Netns &ns_b, const std::string &b)
+{
+    run_cmd({"ip", "-n", ns_a.name(), "link", "add", a, "type", "veth", "peer", "name", b, "netns",
+             ns_b.name()});
+    for (const auto &[ns, dev] : {std::pair{&ns_a, a}, std::pair{&ns_b, b}}) {
+        run_cmd({"ip", "netns", "exec", ns->name(), "sysctl", "-qw",
+                 "net.ipv6.conf." + dev + ".disable_ipv6=1"});
+        run_cmd({"ip", "-n", ns->name(), "link", "set", dev, "up"});
     }
 }
 
@@ -422,6 +543,121 @@ uint64_t Netns::rx_packets(const std::string &ifname) const
     return v;
 }
 
+// ---- attachments ---------------------------------------------------------------------------
+
+namespace
+{
+constexpr int kTcxIngress = 46; // BPF_TCX_INGRESS: not in Debian 12's 6.1 UAPI headers
+}
+
+Link::Link(int prog_fd, uint32_t ifindex, int attach_type, uint32_t flags)
+{
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+    fd_ = bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(attach_type), &opts);
+    if (fd_ < 0)
+        throw Error("cannot attach (bpf_link_create type " + std::to_string(attach_type) + ")",
+                    errno_of(fd_));
+}
+
+Link::~Link()
+{
+    close(fd_);
+}
+
+void Link::update(int prog_fd)
+{
+    if (bpf_link_update(fd_, prog_fd, nullptr) != 0)
+        throw Error("cannot replace the attached program", errno);
+}
+
+TcIngress::TcIngress(int prog_fd, uint32_t ifindex) : ifindex_(ifindex)
+{
+    LIBBPF_OPTS(bpf_link_create_opts, lo);
+    fd_ = bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(kTcxIngress), &lo);
+    if (fd_ >= 0)
+        return;
+    int tcx_err = errno_of(fd_);
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
+                .attach_point = BPF_TC_INGRESS);
+    int rc = bpf_tc_hook_create(&hook);
+    if (rc && rc != -EEXIST)
+        throw Error("cannot attach to TC ingress: no tcx (" + std::string(strerror(tcx_err)) +
+                        ") and no clsact qdisc",
+                    -rc);
+    LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd);
+    rc = bpf_tc_attach(&hook, &to);
+    if (rc)
+        throw Error("cannot attach a clsact ingress filter", -rc);
+    handle_ = to.handle;
+    priority_ = to.priority;
+    // The filter is found by ifindex, which means something else in another namespace.
+    ns_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+}
+
+TcIngress::~TcIngress()
+{
+    if (fd_ >= 0) {
+        close(fd_);
+        return;
+    }
+    int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns_fd_ < 0 || here < 0 || setns(ns_fd_, CLONE_NEWNET) != 0) {
+        // Not detached: the filter goes away with the namespace's device.
+        if (here >= 0)
+            close(here);
+        if (ns_fd_ >= 0)
+            close(ns_fd_);
+        return;
+    }
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
+                .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, to, .handle = handle_, .priority = priority_);
+    bpf_tc_detach(&hook, &to);
+    if (setns(here, CLONE_NEWNET) != 0)
+        abort(); // staying in the wrong namespace would misplace everything after
+    close(here);
+    close(ns_fd_);
+}
+
+void TcIngress::update(int prog_fd)
+{
+    if (fd_ >= 0) {
+        if (bpf_link_update(fd_, prog_fd, nullptr) != 0)
+            throw Error("cannot replace the attached TC program", errno);
+        return;
+    }
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
+                .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = handle_,
+                .priority = priority_);
+    int rc = bpf_tc_attach(&hook, &to);
+    if (rc)
+        throw Error("cannot replace the clsact ingress filter", -rc);
+}
+
+void set_jump(int jmp_fd, int target)
+{
+    uint32_t zero = 0;
+    if (bpf_map_update_elem(jmp_fd, &zero, &target, BPF_ANY) != 0)
+        throw Error("cannot set the tail call target", errno);
+}
+
+double live_run(int prog_fd, uint32_t ifindex, const Bytes &pkt, uint32_t count)
+{
+    xdp_md ctx{};
+    ctx.data_end = static_cast<__u32>(pkt.size());
+    ctx.ingress_ifindex = ifindex;
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(),
+                .data_size_in = static_cast<__u32>(pkt.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx), .repeat = static_cast<int>(count),
+                .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+    auto t0 = std::chrono::steady_clock::now();
+    int err = bpf_prog_test_run_opts(prog_fd, &opts);
+    if (err)
+        throw Error("live frames test_run", errno_of(err));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 int pin_cpu(int cpu)
 {
     if (cpu < 0)
@@ -452,21 +688,47 @@ Case make_case(std::string name, int prog_fd, Bytes pkt, std::function<void()> b
     return c;
 }
 
+namespace
+{
+// N single runs of a fresh packet; ns per run from bpf_stats.
+double fresh_ns(int prog_fd, const Bytes &pkt, uint32_t n)
+{
+    StatsEnabled stats;
+    ProgStats s0 = prog_stats(prog_fd);
+    for (uint32_t i = 0; i < n; i++)
+        test_run(prog_fd, pkt, 1);
+    ProgStats s1 = prog_stats(prog_fd);
+    if (s1.cnt - s0.cnt != n)
+        throw std::runtime_error("bpf_stats counted " + std::to_string(s1.cnt - s0.cnt) +
+                                 " runs of " + std::to_string(n));
+    return double(s1.ns - s0.ns) / double(s1.cnt - s0.cnt);
+}
+} // namespace
+
 void run_cases(const Options &o, std::vector<Case> &cases)
 {
     const size_t n = cases.size();
     for (int r = 0; r < o.rounds; r++) {
+        // test_run floors would include bpf_stats' clock reads.
+        if (stats_sysctl_on())
+            throw std::runtime_error("kernel.bpf_stats_enabled is on (someone else enabled it): "
+                                     "every test_run time would include its clock reads");
         for (size_t i = 0; i < n; i++) {
             check_interrupted();
             Case &c = cases[(i + r) % n];
             if (c.before)
                 c.before();
             Counters before = c.inst ? c.inst->counters() : Counters{};
-            Timing t = test_run(c.prog_fd, c.pkt, o.repeat);
+            const uint64_t runs = c.fresh ? c.fresh : o.repeat;
+            Timing t;
+            if (c.fresh)
+                t.ns = fresh_ns(c.prog_fd, c.pkt, c.fresh);
+            else
+                t = test_run(c.prog_fd, c.pkt, o.repeat);
             if (c.inst) {
                 Counters want;
                 for (const auto &[k, v] : c.expect)
-                    want[k] = v * o.repeat;
+                    want[k] = v * runs;
                 Counters got = c.inst->counters() - before;
                 if (got != want) {
                     if (c.strict)
@@ -514,6 +776,48 @@ Summary corrected(const Case &wrapped, const Case &floor, const Case &empty)
     for (size_t r = 0; r < wrapped.ns.size(); r++)
         v.push_back((wrapped.ns[r] - floor.ns[r] + empty.ns[r]) / empty.ns[r]);
     return summarize(v);
+}
+
+Summary fresh_units(const Case &m, const Case &fresh_empty, const Case &empty)
+{
+    return corrected(m, fresh_empty, empty);
+}
+
+// ---- steering fixtures -------------------------------------------------------------------
+
+bool SteerPath::forwarded() const
+{
+    return reason == XI_R_FORWARD;
+}
+
+bool SteerPath::v4() const
+{
+    return name.find("IPv4") != std::string::npos;
+}
+
+std::vector<SteerPath> steer_paths(const XdpPackets &p)
+{
+    return {
+        {"non-VIP, IPv4", &p.nonvip4, XI_R_PASS_NOT_VIP},
+        {"local owner, IPv4", &p.local4, XI_R_LOCAL},
+        {"sibling owner (forwarded), IPv4", &p.fwd4, XI_R_FORWARD},
+        {"non-VIP, IPv6", &p.nonvip6, XI_R_PASS_NOT_VIP},
+        {"local owner, IPv6", &p.local6, XI_R_LOCAL},
+        {"sibling owner (forwarded), IPv6", &p.fwd6, XI_R_FORWARD},
+    };
+}
+
+uint16_t port_owned_by(const Instance &in, const std::string &client, const std::string &vip,
+                       uint16_t owner, uint16_t from)
+{
+    for (uint32_t p = from; p < 65000; p++) {
+        FlowTuple t{*IpAddr::parse(client), *IpAddr::parse(vip), static_cast<uint16_t>(p), 443,
+                    IPPROTO_TCP};
+        if (flow_owner(in.gen(), t) == owner)
+            return static_cast<uint16_t>(p);
+    }
+    throw std::runtime_error("no client port whose flow to " + vip + " node " +
+                             std::to_string(owner) + " owns");
 }
 
 } // namespace xi::bench

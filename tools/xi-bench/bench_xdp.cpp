@@ -17,8 +17,6 @@ namespace
 
 using test::Packet;
 
-constexpr uint32_t kXdp = XI_HOOK_XDP_PUBLIC;
-
 struct XdpSkel {
     xib_xdp *s = xib_xdp__open_and_load();
     XdpSkel()
@@ -101,63 +99,64 @@ std::string steer_yaml()
 
 int bench_xdp(const Options &o)
 {
-    Instance in(pin_dir_for(o, "steer"), steer_yaml(), "edge-0", true);
+    const auto modes = runnable_modes("xdp");
     XdpSkel h;
-    const int ours = in.prog(Prog::XdpPublic);
     const int empty = bpf_program__fd(h.s->progs.xib_xdp_pass);
     const int wrap = bpf_program__fd(h.s->progs.xib_xdp_wrap);
     const int jmp = bpf_map__fd(h.s->maps.xib_xdp_jmp);
-    auto aim = [jmp](int target) {
-        return [jmp, target] {
-            uint32_t zero = 0;
-            if (bpf_map_update_elem(jmp, &zero, &target, BPF_ANY) != 0)
-                throw Error("cannot set the tail call target", errno);
-        };
-    };
-    // test_run rebuilds nothing between runs but the programs here change no packet bytes
-    // (the counters prove every run took its path): the wrapper only resets the metadata.
+    auto aim = [jmp](int target) { return [jmp, target] { set_jump(jmp, target); }; };
+    // The programs here change no packet bytes (the counters prove every run took its path):
+    // the wrapper only resets the metadata.
     set_restore(bpf_map__fd(h.s->maps.xib_restore), nullptr);
-    auto packets = xdp_packets(in);
 
-    struct Path {
-        std::string name;
-        const Bytes *pkt;
-        uint32_t reason;
-        const char *katran;
-    };
-    std::vector<Path> paths = {
-        {"non-VIP, IPv4", &packets.nonvip4, XI_R_PASS_NOT_VIP, "5.6x"},
-        {"local owner, IPv4", &packets.local4, XI_R_LOCAL, ""},
-        {"sibling owner (mark), IPv4", &packets.fwd4, XI_R_FORWARD, "10.9x (encap + XDP_TX)"},
-        {"non-VIP, IPv6", &packets.nonvip6, XI_R_PASS_NOT_VIP, ""},
-        {"local owner, IPv6", &packets.local6, XI_R_LOCAL, ""},
-        {"sibling owner (mark), IPv6", &packets.fwd6, XI_R_FORWARD, ""},
-    };
+    // One scratch instance per hand-off mode: xi_handoff is .rodata, fixed at load.
+    std::map<uint8_t, std::unique_ptr<Instance>> inst;
+    for (uint8_t m : modes)
+        inst[m] = std::make_unique<Instance>(pin_dir_for(o, std::string("steer-") + mode_label(m)),
+                                             steer_yaml(), "edge-0", true, m);
+    const Instance &in0 = *inst.at(XI_HANDOFF_TC);
+    auto packets = xdp_packets(in0); // same config, same table: same ports in every mode
+    auto paths = steer_paths(packets);
+    const char *katran[] = {"5.6x", "", "10.9x (encap + XDP_TX)", "", "", ""};
 
     std::vector<Case> cases;
-    cases.push_back(make_case("empty", empty, packets.local4, nullptr, &in, {}));
-    cases.push_back(make_case("floor", wrap, packets.local4, aim(empty), &in, {}));
-    for (const auto &p : paths) {
-        Case direct =
-            make_case("direct " + p.name, ours, *p.pkt, nullptr, &in, {{{kXdp, p.reason}, 1}});
-        // Without the wrapper the metadata area grows run after run: the direct run of a marked
-        // path is not a measurement of that path, only shown to prove the point.
-        direct.strict = p.reason != XI_R_FORWARD;
-        cases.push_back(direct);
-        cases.push_back(
-            make_case("wrapped " + p.name, wrap, *p.pkt, aim(ours), &in, {{{kXdp, p.reason}, 1}}));
+    cases.push_back(make_case("empty", empty, packets.local4, nullptr, &in0, {}));
+    cases.push_back(make_case("floor", wrap, packets.local4, aim(empty), &in0, {}));
+    for (uint8_t m : modes) {
+        const Instance &in = *inst.at(m);
+        const int ours = in.prog(Prog::XdpPublic);
+        const std::string ml = mode_label(m);
+        for (const auto &p : paths) {
+            Counters want = steer_expect(m, p.reason, p.forwarded(), XI_HOOK_XDP_PUBLIC);
+            Case direct = make_case(ml + " direct " + p.name, ours, *p.pkt, nullptr, &in, want);
+            // xdp-mark grows the metadata area run after run: its direct runs are not a
+            // measurement of the path, only shown to prove the point.
+            direct.strict = m == XI_HANDOFF_TC;
+            cases.push_back(direct);
+            if (m != XI_HANDOFF_TC)
+                cases.push_back(
+                    make_case(ml + " wrapped " + p.name, wrap, *p.pkt, aim(ours), &in, want));
+        }
     }
+    // --compare: experiments (variants.py) are decide-and-mark programs: measured in xdp-mark
+    // mode (IPv4 paths), or in tc mode where this kernel has no xdp-mark.
+    const uint8_t cmp_mode = modes.back();
     std::vector<std::pair<std::string, std::unique_ptr<ExtraObject>>> extra;
     for (const auto &spec : o.compare) {
         auto eq = spec.find('=');
         if (eq == std::string::npos)
             throw std::runtime_error("--compare wants LABEL=OBJECT");
-        extra.emplace_back(spec.substr(0, eq),
-                           std::make_unique<ExtraObject>(spec.substr(eq + 1), in));
+        extra.emplace_back(
+            spec.substr(0, eq),
+            std::make_unique<ExtraObject>(spec.substr(eq + 1), *inst.at(cmp_mode), cmp_mode));
         int fd = extra.back().second->prog("xi_xdp_public");
         for (const auto &p : paths) {
-            cases.push_back(make_case("wrapped " + p.name + " [" + extra.back().first + "]", wrap,
-                                      *p.pkt, aim(fd), &in, {{{kXdp, p.reason}, 1}}));
+            if (!p.v4())
+                continue;
+            cases.push_back(
+                make_case("wrapped " + p.name + " [" + extra.back().first + "]", wrap, *p.pkt,
+                          aim(fd), inst.at(cmp_mode).get(),
+                          steer_expect(cmp_mode, p.reason, p.forwarded(), XI_HOOK_XDP_PUBLIC)));
             cases.back().strict = false; // an experiment may count differently: shown, not fatal
         }
     }
@@ -165,45 +164,55 @@ int bench_xdp(const Options &o)
 
     auto &e = find_case(cases, "empty");
     auto &f = find_case(cases, "floor");
-    print_header("XDP steering cost (BPF_PROG_TEST_RUN, repeat " + std::to_string(o.repeat) + ", " +
-                 std::to_string(o.rounds) + " rounds; ratio to an empty XDP program)");
-    printf("| path | direct (raw) | wrapped (raw) | wrapped - wrapper | Katran, same method |\n");
+    const bool mark = inst.count(XI_HANDOFF_XDP_MARK) > 0;
+    print_header("XDP steering cost per hand-off mode (BPF_PROG_TEST_RUN, repeat " +
+                 std::to_string(o.repeat) + ", " + std::to_string(o.rounds) +
+                 " rounds; ratio to an empty XDP program)");
+    printf("| path | tc: XDP drops malformed only (direct) | xdp-mark: decide + mark (wrapped - "
+           "wrapper) | xdp-mark direct (raw) | Katran, same method |\n");
     printf("|---|---|---|---|---|\n");
-    printf("| empty XDP program (floor) | 1.00x | | | 1.00x |\n");
-    printf("| wrapper + tail call into the empty program | | %s | 1.00x | |\n",
+    printf("| empty XDP program (floor) | 1.00x | 1.00x | 1.00x | 1.00x |\n");
+    printf("| wrapper + tail call into the empty program | | %s (raw) | | |\n",
            fmt_ratio(ratio(f, e)).c_str());
-    for (const auto &p : paths) {
-        auto &d = find_case(cases, "direct " + p.name);
-        auto &w = find_case(cases, "wrapped " + p.name);
-        std::string direct = fmt_ratio(ratio(d, e));
-        if (!d.note.empty())
-            direct = "not this path: " + d.note;
-        printf("| %s | %s | %s | **%s** | %s |\n", p.name.c_str(), direct.c_str(),
-               fmt_ratio(ratio(w, e)).c_str(), fmt_ratio(corrected(w, f, e)).c_str(), p.katran);
+    for (size_t i = 0; i < paths.size(); i++) {
+        const auto &p = paths[i];
+        auto &td = find_case(cases, "tc direct " + p.name);
+        std::string mw = "not run", md = "not run";
+        if (mark) {
+            auto &w = find_case(cases, "xdp-mark wrapped " + p.name);
+            auto &d = find_case(cases, "xdp-mark direct " + p.name);
+            mw = "**" + fmt_ratio(corrected(w, f, e)) + "**";
+            md = d.note.empty() ? fmt_ratio(ratio(d, e)) : "not this path: " + d.note;
+        }
+        printf("| %s | **%s** | %s | %s | %s |\n", p.name.c_str(), fmt_ratio(ratio(td, e)).c_str(),
+               mw.c_str(), md.c_str(), katran[i]);
     }
     for (const auto &[label, obj] : extra)
         for (const auto &p : paths) {
+            if (!p.v4())
+                continue;
             auto &w = find_case(cases, "wrapped " + p.name + " [" + label + "]");
-            auto &mine = find_case(cases, "wrapped " + p.name);
-            std::vector<double> paired; // this build over the compared object, wrapper removed
-            for (size_t r = 0; r < w.ns.size(); r++)
-                paired.push_back((mine.ns[r] - f.ns[r] + e.ns[r]) / (w.ns[r] - f.ns[r] + e.ns[r]));
-            std::string note = w.note.empty()
-                                   ? "this build / " + label + ": " + fmt_ratio(summarize(paired))
-                                   : "counted: " + w.note;
-            printf("| %s [%s] | | %s | **%s** | %s |\n", p.name.c_str(), label.c_str(),
-                   fmt_ratio(ratio(w, e)).c_str(), fmt_ratio(corrected(w, f, e)).c_str(),
-                   note.c_str());
+            std::string note = w.note.empty() ? "" : " (counted: " + w.note + ")";
+            printf("| %s [%s]%s | | %s | | |\n", p.name.c_str(), label.c_str(), note.c_str(),
+                   fmt_ratio(corrected(w, f, e)).c_str());
         }
-    printf("\nwrapped - wrapper = (wrapped - (wrapper + empty) + empty) / empty, per round; "
-           "median (min-max) over rounds.\n");
+    printf("\ntc: the XDP program of the tc hand-off parses and drops malformed packets; every "
+           "other packet goes on unmarked (counted `tc_decides`) and TC decides it (next table). "
+           "xdp-mark: XDP decides and writes its decision into the metadata area (forward: owner; "
+           "local and non-VIP: \"stays here\"), run through the wrapper that removes the "
+           "metadata again: wrapped - wrapper = (wrapped - (wrapper + empty) + empty) / empty, "
+           "per round; its direct runs show why the wrapper is needed. Median (min-max) over "
+           "rounds.\n");
     printf("Floor for context only (not a claim): empty XDP %s ns/run, wrapper floor %s ns/run "
-           "(thread CPU time / repeat). Kernel-reported ratio, local IPv4 direct: %s.\n",
+           "(thread CPU time / repeat). Kernel-reported ratio, tc mode local IPv4 direct: %s.\n",
            fmt_ns(summarize(e.ns)).c_str(), fmt_ns(summarize(f.ns)).c_str(),
-           fmt_ratio(ratio_kernel(find_case(cases, "direct local owner, IPv4"), e)).c_str());
-    auto facts = prog_facts(ours);
-    printf("xi_xdp_public: %u xlated insns, %u bytes JITed, %u insns verified, %u maps.\n",
-           facts.xlated, facts.jited, facts.verified, facts.maps);
+           fmt_ratio(ratio_kernel(find_case(cases, "tc direct local owner, IPv4"), e)).c_str());
+    for (uint8_t m : modes) {
+        auto facts = prog_facts(inst.at(m)->prog(Prog::XdpPublic));
+        printf("xi_xdp_public (%s): %u xlated insns, %u bytes JITed, %u insns verified, %u "
+               "maps.\n",
+               mode_label(m), facts.xlated, facts.jited, facts.verified, facts.maps);
+    }
     return 0;
 }
 

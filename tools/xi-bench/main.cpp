@@ -20,12 +20,21 @@ int main(int argc, char **argv)
         ->check(CLI::Range(1, 1000));
     app.add_option("--repeat", o.repeat, "test_run repeat count (default: per section)")
         ->check(CLI::Range(1000, 100000000));
+    app.add_option("--fresh", o.fresh,
+                   "runs per fresh-packet measurement (test_run repeat 1 each, bpf_stats; "
+                   "default 20000)")
+        ->check(CLI::Range(100, 10000000));
     app.add_option("--cpu", o.cpu, "pin to this CPU (default: the last one)");
     app.add_flag("-v,--verbose", o.verbose);
 
-    auto *xdp = app.add_subcommand("xdp", "XDP steering paths vs an empty XDP program");
+    auto *xdp =
+        app.add_subcommand("xdp", "XDP steering paths per hand-off mode vs an empty XDP program");
     xdp->add_option("--compare", o.compare,
                     "LABEL=OBJECT: also measure xi_xdp_public from another xdp_public.bpf.o");
+    auto *tc = app.add_subcommand(
+        "tc", "TC public ingress deciding (tc hand-off) vs an empty TC program, on skbs");
+    tc->add_option("--compare", o.compare,
+                   "LABEL=OBJECT: also measure xi_tc_pub_in from another tc_public_ingress.bpf.o");
     size_t prefixes = 100000, rules = 10000, edges = 64;
     auto *pol = app.add_subcommand("policy", "mesh policy verdicts, small vs large config");
     pol->add_option("--prefixes", prefixes, "identity prefixes of the large config");
@@ -38,6 +47,14 @@ int main(int argc, char **argv)
     live->add_option(
         "--compare", o.compare,
         "LABEL=OBJECT: also measure xi_tc_pub_in from another tc_public_ingress.bpf.o");
+    uint32_t megabytes = 64;
+    double max_seconds = 60;
+    auto *bulk = app.add_subcommand(
+        "bulk", "BPF time per MB of a TCP transfer through the forward path, GRO on and off");
+    bulk->add_option("--megabytes", megabytes, "MB (10^6 bytes) per measured transfer")
+        ->check(CLI::Range(1, 4096));
+    bulk->add_option("--max-seconds", max_seconds, "a transfer taking longer fails the run")
+        ->check(CLI::Range(1.0, 3600.0));
     double seconds = 1.0;
     auto *rate = app.add_subcommand("rate", "live frames -> veth -> native XDP: packet rates");
     rate->add_option("--seconds", seconds, "per measurement");
@@ -88,6 +105,10 @@ int main(int argc, char **argv)
         // Sections default their repeat count to about 10-100 ms per measurement.
         if (*xdp)
             return bench_xdp(o.with_repeat(1000000));
+        if (*tc)
+            return bench_tc(o.with_repeat(1000000).with_fresh(20000));
+        if (*bulk)
+            return bench_bulk(o, megabytes, max_seconds);
         if (*pol)
             return bench_policy(o.with_repeat(100000), prefixes, rules);
         if (*live)

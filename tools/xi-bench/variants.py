@@ -5,12 +5,14 @@
 
 Copies bpf/ and maps/ to OUT_DIR/src-<variant>, edits one thing, compiles it with the flags of
 cmake/BpfObject.cmake and prints the --compare arguments per section. The variants are the
-cost breakdowns and upper bounds of docs/benchmarks.md: "stop" variants return right after one
-step of the path (they count a different reason, which xi-bench shows), "free-vip" replaces the
-VIP hash lookup by an inlined array lookup (an upper bound for a cheaper VIP table), "coarse"
-reads the token-bucket clock with bpf_ktime_get_coarse_ns(). Investigation aids, not part of
-the product: each edit is anchored on a line of the current sources and the script stops if an
-anchor is gone.
+cost breakdowns of docs/benchmarks.md: cut-short variants return right after one step of the
+path (they count a different reason, which xi-bench shows): steer-* cut the decision
+(bpf/lib/steer.h, built as both xdp_public and tc_public_ingress), pubin-* the encapsulation
+(bpf/lib/encap.h); pubin-noevent drops the steering event, pubin-coarse reads the event rate
+limiter's clock with bpf_ktime_get_coarse_ns(), pubin-nodiv replaces its 64-bit division by a
+multiplication (what a cost precomputed by the loader would save), pubin-cheapev does both;
+mesh-* cut the mesh policy. Investigation aids, not part of the product: each edit is anchored
+on a line of the current sources and the script stops if an anchor is gone.
 """
 import os
 import shutil
@@ -19,56 +21,68 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-XDP_STOP = "    return xi_verdict(XDP_PASS, XI_R_PASS_NOT_IP);\n"
+STEER_STOP = "    return XI_R_PASS_NOT_IP;\n"
 MESH_STOP = "    xi_set(v, 0, XI_R_DROP_METADATA);\n    return;\n"
+ENCAP_STOP = "    return TC_ACT_SHOT;\n"
+# The decision (bpf/lib/steer.h) is the same code in XDP (xdp-mark) and TC (tc hand-off): its
+# cut-short variants are built as both objects.
+STEER = ["xdp_public", "tc_public_ingress"]
+PUBIN = ["tc_public_ingress"]
 
-# variant -> (object, [(file, anchor, text, where)]); where: "before", "after" or "replace".
+# variant -> (objects, [(file, anchor, text, where)]); where: "before", "after" or "replace".
 VARIANTS = {
-    "xdp-parse": ("xdp_public", [("xdp_public.bpf.c", "    /* Tunnelled packets", XDP_STOP, "before")]),
-    "xdp-gen": ("xdp_public", [("xdp_public.bpf.c", "    r = xi_vip_classify(&g, &p, &hash);\n",
-                                XDP_STOP, "before")]),
-    "xdp-classify": ("xdp_public", [("xdp_public.bpf.c", "    r = xi_vip_classify(&g, &p, &hash);\n",
-                                     XDP_STOP, "after")]),
-    "xdp-owner": ("xdp_public", [("xdp_public.bpf.c", "    owner = xi_owner(&g, hash);\n",
-                                  "    return xi_verdict(XDP_PASS, XI_R_PASS_NOT_IP + (owner & 0));\n",
-                                  "after")]),
-    # The VIP check as one inlined array lookup plus compares (the two VIPs of the bench config,
-    # port 443): what a cheaper VIP table could save at best.
-    "xdp-free-vip": ("xdp_public", [("lib/steer.h", "    if (!vips)\n        return NULL;\n",
-                                     "    if (!fragment && port == bpf_htons(443) &&\n"
-                                     "        ((addr->w[2] == bpf_htonl(0xffff) && addr->w[3] == bpf_htonl(0xc633640a)) ||\n"
-                                     "         (addr->w[0] == bpf_htonl(0x20010db8) && addr->w[1] == bpf_htonl(0x01000000) &&\n"
-                                     "          addr->w[3] == bpf_htonl(0x10))))\n"
-                                     "        return (void *)bpf_map_lookup_elem(&xi_gen_config, &gen_slot);\n"
-                                     "    if (!fragment)\n"
-                                     "        return NULL;\n",
-                                     "after")]),
-    "mesh-gen": ("tc_mesh_ingress", [("lib/mesh.h", "    if (xi_is_steering(&p))\n        return xi_mesh_decap(skb, l2, &g, &p);\n",
-                                      "    return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_METADATA);\n",
-                                      "before")]),
-    "mesh-idents": ("tc_mesh_ingress", [("lib/policy.h", "    v->src_role = si ? si->role : XI_ROLE_WORLD;\n",
-                                         MESH_STOP, "before")]),
-    "mesh-ct": ("tc_mesh_ingress", [("lib/policy.h", "        ct = xi_ct_lookup(cfg, p);\n",
-                                     MESH_STOP, "after")]),
-    "mesh-rules": ("tc_mesh_ingress", [("lib/policy.h", "    rule = xi_rule_match(g->slot, v->src_role, v->dst_role, p);\n",
-                                        MESH_STOP, "after")]),
-    "mesh-ctcreate": ("tc_mesh_ingress", [("lib/policy.h", "        xi_ct_create(p, v->rule_slot);\n",
-                                           MESH_STOP, "after")]),
-    "pubin-nodes": ("tc_public_ingress", [("lib/encap.h", "    if (xi_strip_vlans(skb))\n",
-                                           "    return TC_ACT_SHOT;\n", "before")]),
-    "pubin-parse": ("tc_public_ingress", [("lib/encap.h", "    flags |= ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6",
-                                           "    return TC_ACT_SHOT;\n", "before")]),
-    "pubin-adjust": ("tc_public_ingress", [("lib/encap.h", "    if (ipv6) {\n        struct ipv6hdr o = {};\n",
-                                            "    return TC_ACT_SHOT;\n", "before")]),
-    "pubin-store": ("tc_public_ingress", [("lib/encap.h", "    xi_count_node(owner, XI_NODE_FWD_PACKETS, skb->len);\n",
-                                           "    return TC_ACT_SHOT;\n", "before")]),
-    "pubin-event": ("tc_public_ingress", [("lib/encap.h", "    if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)\n",
-                                           "    return TC_ACT_SHOT;\n", "before")]),
-    "pubin-coarse": ("tc_public_ingress", [("lib/events.h", "    now = bpf_ktime_get_ns();",
-                                            "    now = bpf_ktime_get_coarse_ns();", "replace")]),
+    # TC, tc hand-off: up to the decision (mark check, header pull, Ethernet/VLAN tags).
+    "pubin-entry": (PUBIN, [("tc_public_ingress.bpf.c", "    r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);\n    if (!r)\n        r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner);\n    if (r == XI_R_DROP_TRUNCATED",
+                             "    return TC_ACT_OK;\n", "before")]),
+    # The decision, step by step (return "not IP": the packet passes unsteered).
+    "steer-parse": (STEER, [("lib/steer.h", "    /* Tunnelled packets", STEER_STOP, "before")]),
+    "steer-gen": (STEER, [("lib/steer.h", "    r = xi_vip_classify(g, p, &hash);\n", STEER_STOP, "before")]),
+    "steer-classify": (STEER, [("lib/steer.h", "    r = xi_vip_classify(g, p, &hash);\n", STEER_STOP, "after")]),
+    "steer-owner": (STEER, [("lib/steer.h", "    o = xi_owner(g, hash);\n",
+                             "    return XI_R_PASS_NOT_IP + (o & 0);\n", "after")]),
+    # The encapsulation (bpf/lib/encap.h), step by step (dropped before the redirect).
+    "pubin-nodes": (PUBIN, [("lib/encap.h", "    /* Parsed already and untagged", ENCAP_STOP, "before")]),
+    "pubin-parse": (PUBIN, [("lib/encap.h", "    /* Decided: over the mesh MTU", ENCAP_STOP, "before")]),
+    "pubin-fit": (PUBIN, [("lib/encap.h", "    flags |= ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6", ENCAP_STOP, "before")]),
+    "pubin-adjust": (PUBIN, [("lib/encap.h", "    if (ipv6) {\n        struct ipv6hdr o = {};\n", ENCAP_STOP, "before")]),
+    "pubin-store": (PUBIN, [("lib/encap.h", "    xi_count_node(owner, XI_NODE_FWD_PACKETS,", ENCAP_STOP, "before")]),
+    "pubin-event": (PUBIN, [("lib/encap.h", "    if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)", ENCAP_STOP, "before")]),
+    # The steering event's rate limiter: without it, on the coarse clock, without the division.
+    "pubin-noevent": (PUBIN, [("lib/encap.h", "    xi_event(", "    if (0) /* variant: no event */\n        xi_event(",
+                               "replace")]),
+    "pubin-coarse": (PUBIN, [("lib/events.h", "    now = bpf_ktime_get_ns();",
+                              "    now = bpf_ktime_get_coarse_ns();", "replace")]),
+    # A multiplication standing in for a cost the loader would precompute (same value at the
+    # default rate of 100 events/s).
+    "pubin-nodiv": (PUBIN, [("lib/events.h", "    cost = 1000000000ULL / cfg->events_per_sec;",
+                             "    cost = 100000ULL * cfg->events_per_sec;", "replace")]),
+    "pubin-cheapev": (PUBIN, [("lib/events.h", "    now = bpf_ktime_get_ns();",
+                               "    now = bpf_ktime_get_coarse_ns();", "replace"),
+                              ("lib/events.h", "    cost = 1000000000ULL / cfg->events_per_sec;",
+                               "    cost = 100000ULL * cfg->events_per_sec;", "replace")]),
+    "mesh-gen": (["tc_mesh_ingress"], [("lib/mesh.h", "    if (xi_is_steering(&p))\n        return xi_mesh_decap(skb, l2, &g, &p);\n",
+                                        "    return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_METADATA);\n",
+                                        "before")]),
+    "mesh-idents": (["tc_mesh_ingress"], [("lib/policy.h", "    v->src_role = si ? si->role : XI_ROLE_WORLD;\n",
+                                           MESH_STOP, "before")]),
+    "mesh-ct": (["tc_mesh_ingress"], [("lib/policy.h", "        ct = xi_ct_lookup(cfg, p);\n",
+                                       MESH_STOP, "after")]),
+    "mesh-rules": (["tc_mesh_ingress"], [("lib/policy.h", "    rule = xi_rule_match(g->slot, v->src_role, v->dst_role, p);\n",
+                                          MESH_STOP, "after")]),
+    "mesh-ctcreate": (["tc_mesh_ingress"], [("lib/policy.h", "        xi_ct_create(p, v->rule_slot);\n",
+                                             MESH_STOP, "after")]),
 }
 
-SECTIONS = {"xdp": "xdp", "mesh": "policy", "pubin": "live"}
+# Variants of code that may be gone (the token bucket's clock and division): skipped, with a
+# note, when their anchor is.
+OPTIONAL = {"pubin-coarse", "pubin-nodiv", "pubin-cheapev"}
+
+# object -> the xi-bench sections that take it with --compare
+SECTIONS = {"xdp_public": ["xdp"], "tc_public_ingress": ["live", "tc"], "tc_mesh_ingress": ["policy"]}
+
+
+class AnchorGone(Exception):
+    pass
 
 
 def edit(src, file, anchor, text, where):
@@ -76,7 +90,7 @@ def edit(src, file, anchor, text, where):
     with open(path) as f:
         s = f.read()
     if s.count(anchor) != 1:
-        sys.exit(f"variants.py: anchor not found once in bpf/{file}: {anchor!r}")
+        raise AnchorGone(f"anchor not found once in bpf/{file}: {anchor!r}")
     if where == "before":
         s = s.replace(anchor, text + anchor)
     elif where == "after":
@@ -94,20 +108,28 @@ def main():
     os.makedirs(out, exist_ok=True)
     arch = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True).stdout.strip()
     args = {}
-    for name, (obj, edits) in VARIANTS.items():
+    for name, (objs, edits) in VARIANTS.items():
         src = os.path.join(out, "src-" + name)
         shutil.rmtree(src, ignore_errors=True)
         for d in ("bpf", "maps"):
             shutil.copytree(os.path.join(ROOT, d), os.path.join(src, d))
-        for e in edits:
-            edit(src, *e)
-        dst = os.path.join(out, name + ".bpf.o")
-        subprocess.run(["clang", "-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall", "-Wextra",
-                        "-Werror", "-I" + os.path.join(src, "bpf"), "-I" + os.path.join(src, "maps"),
-                        "-I/usr/include/" + arch, "-c", os.path.join(src, "bpf", obj + ".bpf.c"),
-                        "-o", dst], check=True)
-        section = SECTIONS[name.split("-")[0]]
-        args.setdefault(section, []).append(f"--compare {name}={dst}")
+        try:
+            for e in edits:
+                edit(src, *e)
+        except AnchorGone as e:
+            shutil.rmtree(src, ignore_errors=True)
+            if name not in OPTIONAL:
+                sys.exit(f"variants.py: {name}: {e}")
+            print(f"variants.py: {name} skipped: {e} (the code it varies is gone)", file=sys.stderr)
+            continue
+        for obj in objs:
+            dst = os.path.join(out, name + "." + obj + ".bpf.o")
+            subprocess.run(["clang", "-target", "bpf", "-mcpu=v3", "-O2", "-g", "-Wall", "-Wextra",
+                            "-Werror", "-I" + os.path.join(src, "bpf"), "-I" + os.path.join(src, "maps"),
+                            "-I/usr/include/" + arch, "-c", os.path.join(src, "bpf", obj + ".bpf.c"),
+                            "-o", dst], check=True)
+            for section in SECTIONS[obj]:
+                args.setdefault(section, []).append(f"--compare {name}={dst}")
     for section, a in args.items():
         print(f"xi-bench {section} {' '.join(a)}")
 
