@@ -19,55 +19,78 @@ static __always_inline int xi_pub_in_verdict(int action, __u32 reason)
     return action;
 }
 
-/* No usable mark: the whole decision, then encapsulate and redirect what a sibling owns. */
-static __always_inline int xi_pub_in_decide(struct __sk_buff *skb)
+/* The decision XDP left in the metadata area: 1 forward (gen, owner, ipv6 set), 0 stays here,
+ * -1 no usable mark. */
+static __always_inline int xi_mark_of(struct __sk_buff *skb, __u32 *gen, __u32 *owner, int *ipv6)
 {
-    struct xi_pkt p = {};
-    struct xi_gen g = {};
+    void *data = (void *)(long)skb->data;
+    struct xi_xdp_meta *m = (void *)(long)skb->data_meta;
+
+    if ((void *)(m + 1) > data)
+        return -1;
+    if (m->magic == XI_META_PASS)
+        return 0;
+    if (m->magic != XI_META_MAGIC)
+        return -1;
+    *gen = m->gen;
+    *owner = m->owner;
+    *ipv6 = m->flags & XI_META_F_IPV6;
+    return 1;
+}
+
+/* No usable mark: the whole decision (bpf/lib/steer.h). Returns the reason to count. */
+static __always_inline __u32 xi_pub_in_decide(struct __sk_buff *skb, struct xi_pkt *p,
+                                              struct xi_gen *g, __u32 *owner)
+{
     void *data, *end;
-    __u32 l3_off, owner, r;
+    __u32 l3_off, r = XI_R_DROP_TRUNCATED;
     __be16 proto;
 
     /* Reload skb->data below instead of reusing the mark check's copy: clang keeps that copy
      * as a zero-extended scalar, which the verifier no longer knows as a packet pointer. */
     asm volatile("" ::: "memory");
     xi_pull_headers(skb);
-    data = (void *)(long)skb->data;
-    end = (void *)(long)skb->data_end;
-    /* A tag the stack moved into skb->vlan_tci counts against the tags XDP would parse. */
-    r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);
-    if (!r)
-        r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner);
-    if (r == XI_R_DROP_TRUNCATED && xi_pull_more(skb)) {
-        /* Headers beyond the first XI_ENCAP_PULL_LEN bytes (long IPv6 chains) */
-        __builtin_memset(&p, 0, sizeof(p));
+    /* Twice at most: headers beyond the first XI_ENCAP_PULL_LEN bytes (long IPv6 chains) are
+     * pulled and parsed again. A loop, not a copy: the decision is the bulk of the program. */
+#pragma clang loop unroll(disable)
+    for (int pulled = 0; pulled < 2; pulled++) {
         data = (void *)(long)skb->data;
         end = (void *)(long)skb->data_end;
+        /* A tag the stack moved into skb->vlan_tci counts against the tags XDP would parse. */
         r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);
         if (!r)
-            r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner);
+            r = xi_steer_decide(data, end, l3_off, proto, p, g, owner);
+        if (r != XI_R_DROP_TRUNCATED || pulled || !xi_pull_more(skb))
+            break;
+        __builtin_memset(p, 0, sizeof(*p));
     }
-    if (r >= XI_DROP_BASE)
-        return xi_pub_in_verdict(TC_ACT_SHOT, r);
-    xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
-    if (owner == XI_NODE_NONE)
-        return XI_TC_NEXT;
-    return xi_encap_redirect(skb, g.slot, owner, p.family == 6, &p);
+    return r;
 }
 
 SEC("tc")
 int xi_tc_pub_in(struct __sk_buff *skb)
 {
-    void *data = (void *)(long)skb->data;
-    struct xi_xdp_meta *m = (void *)(long)skb->data_meta;
+    struct xi_pkt p = {};
+    struct xi_gen g = {};
+    const struct xi_pkt *parsed = NULL;
+    __u32 gen = 0, owner = XI_NODE_NONE, r;
+    int ipv6 = 0, mark = xi_mark_of(skb, &gen, &owner, &ipv6);
 
-    if ((void *)(m + 1) > data)
-        return xi_pub_in_decide(skb);
-    if (m->magic == XI_META_PASS)
+    if (!mark)
         return xi_pub_in_verdict(XI_TC_NEXT, XI_R_XDP_DECIDED);
-    if (m->magic == XI_META_MAGIC)
-        return xi_encap_redirect(skb, m->gen, m->owner, m->flags & XI_META_F_IPV6, NULL);
-    return xi_pub_in_decide(skb);
+    if (mark < 0) {
+        r = xi_pub_in_decide(skb, &p, &g, &owner);
+        if (r >= XI_DROP_BASE)
+            return xi_pub_in_verdict(TC_ACT_SHOT, r);
+        xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
+        if (owner == XI_NODE_NONE)
+            return XI_TC_NEXT;
+        gen = g.slot;
+        ipv6 = p.family == 6;
+        parsed = &p;
+    }
+    /* One call site for both: the encapsulation is the other half of the program. */
+    return xi_encap_redirect(skb, gen, owner, ipv6, parsed);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -17,13 +17,13 @@ void add_features_command(CLI::App &app, Globals &g, Runner &run)
             const char *meta = p.result == HelperProbe::Result::Available ? "available"
                                : p.result == HelperProbe::Result::Refused ? "refused"
                                                                           : "unknown";
-            auto auto_choice = choose_handoff(HandoffRequest::Auto, "the public interface", p);
+            uint8_t auto_choice = choose_handoff(HandoffRequest::Auto, "the public interface", p);
             std::vector<std::string> handoffs{"tc"};
             if (p.result == HelperProbe::Result::Available)
                 handoffs.push_back("xdp-mark");
             if (g.json) {
                 nlohmann::json j = {{"handoffs", handoffs},
-                                    {"auto", handoff_name(auto_choice.mode)},
+                                    {"auto", handoff_name(auto_choice)},
                                     {"xdp_adjust_meta", meta}};
                 if (!p.verifier.empty())
                     j["verifier"] = p.verifier;
@@ -35,7 +35,7 @@ void add_features_command(CLI::App &app, Globals &g, Runner &run)
             std::cout << "hand-offs:";
             for (const auto &h : handoffs)
                 std::cout << " " << h;
-            std::cout << " (auto: " << handoff_name(auto_choice.mode) << ")\n";
+            std::cout << " (auto: " << handoff_name(auto_choice) << ")\n";
             std::cout << "bpf_xdp_adjust_meta in XDP programs: " << meta;
             if (!p.verifier.empty())
                 std::cout << " (\"" << p.verifier << "\")";

@@ -121,6 +121,8 @@ Datapath::Datapath(const LoadOptions &opts) : o_(std::make_unique<Objects>())
         o_->pub_out.reset(open_skel("tc_public_egress", tc_public_egress__open_opts));
         load_skel("tc_public_egress", o_->pub_out.get(), tc_public_egress__load, dir);
     }
+    if (!opts.mesh)
+        return;
     // Only the entry the mesh device needs is loaded (and verified).
     o_->mesh_in.reset(open_skel("tc_mesh_ingress", tc_mesh_ingress__open_opts));
     bpf_program__set_autoload(o_->mesh_in->progs.xi_mesh_in_l2, opts.mesh_l2);
@@ -144,9 +146,13 @@ int Datapath::prog_fd(Prog p) const
     case Prog::TcPublicEgress:
         return o_->pub_out ? bpf_program__fd(o_->pub_out->progs.xi_tc_pub_out) : -1;
     case Prog::MeshIngress:
+        if (!o_->mesh_in)
+            return -1;
         return bpf_program__fd(o_->l2 ? o_->mesh_in->progs.xi_mesh_in_l2
                                       : o_->mesh_in->progs.xi_mesh_in_l3);
     case Prog::MeshEgress:
+        if (!o_->mesh_out)
+            return -1;
         return bpf_program__fd(o_->l2 ? o_->mesh_out->progs.xi_mesh_out_l2
                                       : o_->mesh_out->progs.xi_mesh_out_l3);
     }
@@ -172,7 +178,9 @@ std::string Datapath::prog_name(Prog p) const
 
 int Datapath::map_fd(const std::string &name) const
 {
-    bpf_object *objs[] = {o_->mesh_in->obj, o_->mesh_out->obj, o_->xdp ? o_->xdp->obj : nullptr};
+    bpf_object *objs[] = {o_->mesh_in ? o_->mesh_in->obj : nullptr,
+                          o_->mesh_out ? o_->mesh_out->obj : nullptr,
+                          o_->xdp ? o_->xdp->obj : nullptr, o_->pub_in ? o_->pub_in->obj : nullptr};
     for (auto *obj : objs) {
         if (!obj)
             continue;

@@ -20,6 +20,7 @@ struct LoadOptions {
     bool mesh_l2 = false;            // mesh interface has an Ethernet header (else the L3 entries)
     uint8_t handoff = XI_HANDOFF_TC; // XI_HANDOFF_*: xdp_public's .rodata (handoff.h)
     bool test_mark_fails = false;    // tests: every XDP mark fails as without metadata room
+    bool mesh = true; // load the mesh objects (tests of the public side alone leave them out)
 };
 
 class Datapath

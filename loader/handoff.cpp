@@ -58,12 +58,18 @@ HelperProbe probe_xdp_helper(int helper)
         close(fd); // loads now: a transient failure; the real load will tell
     log.resize(log.find('\0') == std::string::npos ? log.size() : log.find('\0'));
     std::string helper_name = refused_helper(log);
-    if (!helper_name.empty() ||
-        (p.err == EINVAL && log.find("unknown func") != std::string::npos)) {
+    if (!helper_name.empty()) {
         p.result = HelperProbe::Result::Refused;
-        auto at = log.find(helper_name.empty() ? "unknown func" : "program of this type");
-        auto eol = log.find('\n', at);
-        p.verifier = log.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+        // The verifier's own line: "program of this type cannot use helper ..." (6.x) or
+        // "unknown func ..." (older kernels), whichever names the helper.
+        for (std::string words : {"program of this type cannot use helper ", "unknown func "}) {
+            auto at = log.find(words + helper_name);
+            if (at == std::string::npos)
+                continue;
+            auto eol = log.find('\n', at);
+            p.verifier = log.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+            break;
+        }
     }
     return p;
 }
@@ -101,34 +107,27 @@ const HelperProbe &probe_xdp_meta()
     return probe;
 }
 
-HandoffChoice choose_handoff(HandoffRequest req, const std::string &ifname)
+uint8_t choose_handoff(HandoffRequest req, const std::string &ifname)
 {
-    if (req == HandoffRequest::Tc)
-        return {};
+    if (req != HandoffRequest::XdpMark)
+        return XI_HANDOFF_TC;
     return choose_handoff(req, ifname, probe_xdp_meta());
 }
 
-HandoffChoice choose_handoff(HandoffRequest req, const std::string &ifname, const HelperProbe &p)
+uint8_t choose_handoff(HandoffRequest req, const std::string &ifname, const HelperProbe &p)
 {
-    HandoffChoice c;
-    if (req == HandoffRequest::Tc)
-        return c;
-    if (p.result == HelperProbe::Result::Available) {
-        c.mode = XI_HANDOFF_XDP_MARK;
-        return c;
-    }
+    if (req != HandoffRequest::XdpMark)
+        return XI_HANDOFF_TC;
+    if (p.result == HelperProbe::Result::Available)
+        return XI_HANDOFF_XDP_MARK;
     std::string why =
         p.result == HelperProbe::Result::Refused
             ? "this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"" +
                   p.verifier + "\")"
             : "a probe program calling bpf_xdp_adjust_meta did not load (" +
                   std::string(std::strerror(p.err)) + ")";
-    if (req == HandoffRequest::XdpMark)
-        throw Error("hand-off xdp-mark cannot run on " + ifname + ": " + why, 0,
-                    "use --handoff tc, or --handoff auto to take the best this kernel allows");
-    c.note = "hand-off on " + ifname + ": tc, not xdp-mark: " + why +
-             "; TC ingress makes every steering decision";
-    return c;
+    throw Error("hand-off xdp-mark cannot run on " + ifname + ": " + why, 0,
+                "use --handoff tc (the default)");
 }
 
 } // namespace xi

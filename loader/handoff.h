@@ -2,8 +2,9 @@
 //   tc        XDP drops malformed packets only; TC ingress decides (every kernel, every driver)
 //   xdp-mark  XDP decides and writes the decision into the XDP metadata area; TC acts on it and
 //             decides itself whatever arrives unmarked (driver without metadata room)
-// The choice is made by loading a probe program, never from BTF or bpftool's feature probe:
-// a kernel may list bpf_xdp_adjust_meta and still refuse it in XDP programs (vendor 6.18).
+// Whether xdp-mark can run is found by loading a probe program, never from BTF or bpftool's
+// feature probe: a kernel may list bpf_xdp_adjust_meta and still refuse it in XDP programs
+// (vendor 6.18 builds).
 #pragma once
 
 #include <cstdint>
@@ -34,15 +35,11 @@ HelperProbe probe_xdp_helper(int helper);
 // that allow bpf_xdp_adjust_meta.
 const HelperProbe &probe_xdp_meta();
 
-struct HandoffChoice {
-    uint8_t mode = XI_HANDOFF_TC;
-    std::string note; // one sentence when auto could not have the faster hand-off
-};
-
-// The hand-off for the public interface ifname. Throws xi::Error when xdp-mark is asked for
-// and this kernel refuses it.
-HandoffChoice choose_handoff(HandoffRequest req, const std::string &ifname);
-HandoffChoice choose_handoff(HandoffRequest req, const std::string &ifname,
-                             const HelperProbe &probe);
+// The hand-off for the public interface ifname (XI_HANDOFF_*). auto is tc: it benchmarks no
+// slower per packet than xdp-mark and cheaper per MB of bulk traffic (docs/benchmarks.md), so
+// XDP keeps what it does better, the early drops, and xdp-mark runs only when asked for.
+// Throws xi::Error when xdp-mark is asked for and this kernel refuses it.
+uint8_t choose_handoff(HandoffRequest req, const std::string &ifname);
+uint8_t choose_handoff(HandoffRequest req, const std::string &ifname, const HelperProbe &probe);
 
 } // namespace xi

@@ -178,15 +178,11 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
 }
 
 // The load options for this node: which objects, which mesh entry, which hand-off.
-LoadOptions load_options(const AttachOptions &o, const Resolved &r, const std::string &dir,
-                         std::vector<std::string> &notes)
+LoadOptions load_options(const AttachOptions &o, const Resolved &r, const std::string &dir)
 {
     LoadOptions lo{dir, r.self->is_edge(), r.mesh_l2};
     if (r.self->is_edge()) {
-        auto c = choose_handoff(o.handoff, r.self->public_if);
-        lo.handoff = c.mode;
-        if (!c.note.empty())
-            notes.push_back(c.note);
+        lo.handoff = choose_handoff(o.handoff, r.self->public_if);
         const char *env = std::getenv("XI_TEST_MARK_FAILS");
         lo.test_mark_fails = o.test_mark_fails || (env && *env == '1');
     }
@@ -203,7 +199,7 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
 {
     AttachReport rep;
     rep.replaced = true;
-    LoadOptions lo = load_options(o, r, dir, rep.notes);
+    LoadOptions lo = load_options(o, r, dir);
     Datapath dp(lo);
     EventBudget::clear(dir);
     // The order recorded at attach: TC before XDP, so the TC program that handles what the new
@@ -229,6 +225,11 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
         }
         replace_program(dir, a, dp.prog_fd(p));
         a.prog_name = dp.prog_name(p);
+        if (a.hook == XI_HOOK_TC_PUBLIC_INGRESS && a.handoff != lo.handoff)
+            rep.notes.push_back(
+                "hand-off on " + a.ifname + ": " + handoff_name(lo.handoff) + ", was " +
+                (a.handoff ? handoff_name(a.handoff)
+                           : "xdp-mark (the release before hand-offs always marked)"));
         if (public_handoff_hook(a.hook))
             a.handoff = lo.handoff;
         rep.notes.push_back("replaced " + a.prog_name + " on " + a.ifname + " " +
@@ -274,7 +275,7 @@ AttachReport attach_instance(const AttachOptions &o)
 
     AttachReport rep;
     // Before anything changes: a hand-off this kernel cannot run is refused with nothing done.
-    LoadOptions lo = load_options(o, r, dir, rep.notes);
+    LoadOptions lo = load_options(o, r, dir);
     if (path_exists(dir)) {
         rep.notes.push_back("removed the leftovers of an interrupted attach in " + dir);
         remove_pins(dir, nullptr);

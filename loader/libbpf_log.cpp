@@ -57,7 +57,9 @@ int LibbpfCapture::print(enum libbpf_print_level level, const char *fmt, va_list
 
 std::string refused_helper(const std::string &verifier_log)
 {
-    static const std::regex re("cannot use helper ([A-Za-z0-9_]+#[0-9]+)");
+    // 6.x: "program of this type cannot use helper NAME#N"; older verifiers (6.1): "unknown
+    // func NAME#N".
+    static const std::regex re("(?:cannot use helper|unknown func) ([A-Za-z0-9_]+#[0-9]+)");
     std::smatch m;
     if (std::regex_search(verifier_log, m, re))
         return m[1].str();

@@ -32,7 +32,8 @@ private:
 };
 
 // "bpf_xdp_adjust_meta#54" when the verifier's log says a helper is refused in this program
-// type ("program of this type cannot use helper ..."), else "".
+// type ("program of this type cannot use helper ...", on older kernels "unknown func ..."),
+// else "".
 std::string refused_helper(const std::string &verifier_log);
 
 } // namespace xi

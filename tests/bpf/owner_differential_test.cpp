@@ -189,11 +189,12 @@ std::string xdp_owner(DatapathFixture &fx, const Bytes &pkt)
 TEST(OwnerDifferential, XdpTcAndTheCliAgreeOnTwelveThousandPackets)
 {
     XI_REQUIRE_PRIVILEGES();
-    DatapathFixture tc(kSteerConfig, "edge-a", true, XI_HANDOFF_TC);
+    DatapathFixture tc(kSteerConfig, "edge-a", FixtureOptions{.mesh = false});
     std::unique_ptr<DatapathFixture> xdp;
     bool can_mark = probe_xdp_meta().result == HelperProbe::Result::Available;
     if (can_mark)
-        xdp = std::make_unique<DatapathFixture>(kSteerConfig, "edge-a", true, XI_HANDOFF_XDP_MARK);
+        xdp = std::make_unique<DatapathFixture>(
+            kSteerConfig, "edge-a", FixtureOptions{.mesh = false, .handoff = XI_HANDOFF_XDP_MARK});
     std::printf("XDP's owner %s on this kernel\n",
                 can_mark ? "compared" : "not compared (XDP may not mark here)");
 

@@ -50,8 +50,10 @@ protected:
     {
         XI_REQUIRE_PRIVILEGES();
         mode_ = GetParam();
-        fx_ = std::make_unique<DatapathFixture>(kSteerConfig, "edge-a", true, mode_.handoff,
-                                                mode_.mark_fails);
+        fx_ = std::make_unique<DatapathFixture>(kSteerConfig, "edge-a",
+                                                FixtureOptions{.mesh = false,
+                                                               .handoff = mode_.handoff,
+                                                               .mark_fails = mode_.mark_fails});
         self_ = fx_->node_slot("edge-a");
     }
 
@@ -483,7 +485,8 @@ protected:
     void SetUp() override
     {
         XI_REQUIRE_PRIVILEGES();
-        fx_ = std::make_unique<DatapathFixture>(kSteerConfig, "edge-a");
+        fx_ = std::make_unique<DatapathFixture>(kSteerConfig, "edge-a",
+                                                FixtureOptions{.mesh = false});
     }
     std::unique_ptr<DatapathFixture> fx_;
 };

@@ -3,7 +3,7 @@
 # sentence (file:line:col for config errors), creates no pins, attaches nothing, and leaves a
 # running instance untouched. Also the XDP fallback: --xdp-mode native fails on a TUN device,
 # auto falls back to generic and says why; and the hand-off on a kernel that refuses XDP
-# metadata: --handoff xdp-mark fails with one sentence, auto takes tc and says why.
+# metadata: --handoff xdp-mark fails with one sentence, the default (tc) runs.
 #
 #   edge: pub0 (veth) + wg0 (wireguard-go)   running instance of node edge-a throughout
 #   tun:  tun0 (TUN, no native XDP) + wg0 (wireguard-go)   node edge-tun
@@ -132,7 +132,7 @@ test_handoff_refused() {
     XI_TEST_XDP_META_REFUSED=1 xrun "$XI_BIN" attach --netns "$(ns tun)" --instance "$TUN" \
         --node edge-tun --config "$CFG" --handoff xdp-mark
     expect_rc 1 "--handoff xdp-mark where XDP may not mark"
-    [ "$(cat "$XI_TMP/err")" = "Error: hand-off xdp-mark cannot run on tun0: this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"program of this type cannot use helper bpf_skb_vlan_pop#19\") -- use --handoff tc, or --handoff auto to take the best this kernel allows" ] ||
+    [ "$(cat "$XI_TMP/err")" = "Error: hand-off xdp-mark cannot run on tun0: this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"program of this type cannot use helper bpf_skb_vlan_pop#19\") -- use --handoff tc (the default)" ] ||
         fail "unexpected message: $(cat "$XI_TMP/err")"
     expect_empty out
     no_pins "$TUN"
@@ -141,12 +141,10 @@ test_handoff_refused() {
 
     XI_TEST_XDP_META_REFUSED=1 xrun "$XI_BIN" --json attach --netns "$(ns tun)" --instance "$TUN" \
         --node edge-tun --config "$CFG"
-    expect_rc 0 "auto where XDP may not mark"
-    local note="hand-off on tun0: tc, not xdp-mark: this kernel's verifier refuses bpf_xdp_adjust_meta in XDP programs (\"program of this type cannot use helper bpf_skb_vlan_pop#19\"); TC ingress makes every steering decision"
-    expect_line err "warning: $note"
-    json_check "$XI_TMP/out" "attach --json: the note, hand-off tc on both public hooks" \
-        "'''$note''' in j['notes'] and sorted(a['handoff'] for a in j['attachments'] if 'handoff' in a
-         and a['interface']=='tun0')==['tc', 'tc'] and all(a['attached'] for a in j['attachments'])"
+    expect_rc 0 "the default hand-off where XDP may not mark"
+    json_check "$XI_TMP/out" "attach --json: hand-off tc on both public hooks, no note about it" \
+        "not any('hand-off' in n for n in j['notes']) and sorted(a['handoff'] for a in j['attachments']
+         if 'handoff' in a and a['interface']=='tun0')==['tc', 'tc'] and all(a['attached'] for a in j['attachments'])"
     xrun "$XI_BIN" status --instance "$TUN"
     expect_in out "  tun0 tc/ingress $TC_METHOD handoff tc prog xi_tc_pub_in id"
     xrun "$XI_BIN" metrics --instance "$TUN"

@@ -42,7 +42,7 @@ std::string to_string(const Counters &c)
 }
 
 DatapathFixture::DatapathFixture(const std::string &config_yaml, const std::string &node,
-                                 bool mesh_l2, uint8_t handoff, bool mark_fails)
+                                 FixtureOptions o)
 {
     Paths paths;
     dir_ = paths.instance(scratch_instance("dp"));
@@ -54,7 +54,7 @@ DatapathFixture::DatapathFixture(const std::string &config_yaml, const std::stri
     // A constructor that throws runs no destructor: remove the pins it made here.
     try {
         dp_ = std::make_unique<Datapath>(
-            LoadOptions{dir_, self && self->is_edge(), mesh_l2, handoff, mark_fails});
+            LoadOptions{dir_, self && self->is_edge(), o.mesh_l2, o.handoff, o.mark_fails, o.mesh});
         maps_ = std::make_unique<GenMaps>(GenMaps::open_pinned(dir_));
         publish(config_yaml, node);
     } catch (...) {

@@ -27,14 +27,18 @@ using Counters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>;
 Counters operator-(const Counters &after, const Counters &before);
 std::string to_string(const Counters &c); // "xdp_public/local=1, ..." for failure messages
 
+struct FixtureOptions {
+    bool mesh = true;    // load the mesh objects (steering tests need only the edge's)
+    bool mesh_l2 = true; // their L2 entries (skb test_run always builds an Ethernet frame)
+    uint8_t handoff = XI_HANDOFF_TC; // xdp_public's hand-off (XI_HANDOFF_*)
+    bool mark_fails = false;         // ... and its test switch
+};
+
 class DatapathFixture
 {
 public:
-    // mesh_l2: load the L2 mesh entries (skb test_run always builds an Ethernet frame).
-    // handoff, mark_fails: xdp_public's hand-off (XI_HANDOFF_*) and its test switch.
     explicit DatapathFixture(const std::string &config_yaml, const std::string &node,
-                             bool mesh_l2 = true, uint8_t handoff = XI_HANDOFF_TC,
-                             bool mark_fails = false);
+                             FixtureOptions o = {});
     ~DatapathFixture();
     DatapathFixture(const DatapathFixture &) = delete;
     DatapathFixture &operator=(const DatapathFixture &) = delete;
