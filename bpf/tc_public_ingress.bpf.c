@@ -38,31 +38,41 @@ static __always_inline int xi_mark_of(struct __sk_buff *skb, __u32 *gen, __u32 *
     return 1;
 }
 
+/*
+ * The decision on the headers that are linear now. Out of line: the decision is the bulk of the
+ * program and runs a second time after a deeper pull, so it exists once (not two inlined
+ * copies; not a loop either, which 6.1's verifier refuses right after a helper call).
+ */
+static __noinline __u32 xi_decide_linear(struct __sk_buff *skb, struct xi_pkt *p, struct xi_gen *g,
+                                         __u32 *owner)
+{
+    void *data = (void *)(long)skb->data;
+    void *end = (void *)(long)skb->data_end;
+    __u32 l3_off, r;
+    __be16 proto;
+
+    /* A tag the stack moved into skb->vlan_tci counts against the tags XDP would parse. */
+    r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);
+    if (r)
+        return r;
+    return xi_steer_decide(data, end, l3_off, proto, p, g, owner);
+}
+
 /* No usable mark: the whole decision (bpf/lib/steer.h). Returns the reason to count. */
 static __always_inline __u32 xi_pub_in_decide(struct __sk_buff *skb, struct xi_pkt *p,
                                               struct xi_gen *g, __u32 *owner)
 {
-    void *data, *end;
-    __u32 l3_off, r = XI_R_DROP_TRUNCATED;
-    __be16 proto;
+    __u32 r;
 
     /* Reload skb->data below instead of reusing the mark check's copy: clang keeps that copy
      * as a zero-extended scalar, which the verifier no longer knows as a packet pointer. */
     asm volatile("" ::: "memory");
     xi_pull_headers(skb);
-    /* Twice at most: headers beyond the first XI_ENCAP_PULL_LEN bytes (long IPv6 chains) are
-     * pulled and parsed again. A loop, not a copy: the decision is the bulk of the program. */
-#pragma clang loop unroll(disable)
-    for (int pulled = 0; pulled < 2; pulled++) {
-        data = (void *)(long)skb->data;
-        end = (void *)(long)skb->data_end;
-        /* A tag the stack moved into skb->vlan_tci counts against the tags XDP would parse. */
-        r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);
-        if (!r)
-            r = xi_steer_decide(data, end, l3_off, proto, p, g, owner);
-        if (r != XI_R_DROP_TRUNCATED || pulled || !xi_pull_more(skb))
-            break;
+    r = xi_decide_linear(skb, p, g, owner);
+    /* Headers beyond the first XI_ENCAP_PULL_LEN bytes (long IPv6 chains): pull, once more. */
+    if (r == XI_R_DROP_TRUNCATED && xi_pull_more(skb)) {
         __builtin_memset(p, 0, sizeof(*p));
+        r = xi_decide_linear(skb, p, g, owner);
     }
     return r;
 }

@@ -31,9 +31,13 @@ PUBIN = ["tc_public_ingress"]
 
 # variant -> (objects, [(file, anchor, text, where)]); where: "before", "after" or "replace".
 VARIANTS = {
-    # TC, tc hand-off: up to the decision (mark check, header pull, Ethernet/VLAN tags).
-    "pubin-entry": (PUBIN, [("tc_public_ingress.bpf.c", "    r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);\n    if (!r)\n        r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner);\n    if (r == XI_R_DROP_TRUNCATED",
-                             "    return TC_ACT_OK;\n", "before")]),
+    # TC, tc hand-off: up to the decision (mark check, header pull), then out uncounted: the
+    # decision is cut right after its header pull, before the first parse, and the caller
+    # passes the packet.
+    "pubin-entry": (PUBIN, [("tc_public_ingress.bpf.c", "    xi_pull_headers(skb);\n",
+                             "    return ~0U; /* variant: stop after the header pull */\n", "after"),
+                            ("tc_public_ingress.bpf.c", "        r = xi_pub_in_decide(skb, &p, &g, &owner);\n",
+                             "        if (r == ~0U)\n            return TC_ACT_OK;\n", "after")]),
     # The decision, step by step (return "not IP": the packet passes unsteered).
     "steer-parse": (STEER, [("lib/steer.h", "    /* Tunnelled packets", STEER_STOP, "before")]),
     "steer-gen": (STEER, [("lib/steer.h", "    r = xi_vip_classify(g, p, &hash);\n", STEER_STOP, "before")]),
