@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bulk_tcp.h"
 #include "xi_reasons.h"
 #include "xib_tc.skel.h"
 #include "xib_xdp.skel.h"
@@ -50,182 +51,6 @@ constexpr const char *kVip = "198.51.100.10";
 constexpr uint16_t kPort = 443;
 constexpr const char *kPubMac = "02:00:00:00:0a:01"; // A's pub0, and B's mesh0 (see below)
 constexpr double kMB = 1e6;                          // per MB = per 10^6 bytes of TCP payload
-
-using Clock = std::chrono::steady_clock;
-
-class Fd
-{
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-// Runs fn with this thread in ns (sockets and ifindexes belong to the namespace they were made
-// in), and leaves again whatever happens.
-template <typename F>
-auto in_ns(Netns &ns, F fn)
-{
-    ns.enter();
-    try {
-        if constexpr (std::is_void_v<decltype(fn())>) {
-            fn();
-            ns.leave();
-        } else {
-            auto v = fn();
-            ns.leave();
-            return v;
-        }
-    } catch (...) {
-        ns.leave();
-        throw;
-    }
-}
-
-sockaddr_in addr4(const char *ip, uint16_t port)
-{
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
-        throw std::logic_error(std::string("bad address ") + ip);
-    return a;
-}
-
-double seconds_left(Clock::time_point deadline)
-{
-    return std::chrono::duration<double>(deadline - Clock::now()).count();
-}
-
-// Waits for fd to be ready for `events`; throws at the deadline.
-void wait_fd(int fd, short events, Clock::time_point deadline, const char *what)
-{
-    for (;;) {
-        check_interrupted();
-        double left = seconds_left(deadline);
-        if (left <= 0)
-            throw std::runtime_error(std::string("bulk transfer: timed out ") + what);
-        pollfd p{fd, events, 0};
-        int rc = poll(&p, 1, static_cast<int>(std::min(left, 0.2) * 1000) + 1);
-        if (rc > 0)
-            return;
-        if (rc < 0 && errno != EINTR)
-            throw Error(std::string("poll ") + what, errno);
-    }
-}
-
-// The server on B: one connection at a time; reads to EOF, answers with the byte count (8
-// bytes), closes. Runs until stop is set; its listening socket was made in B's namespace.
-class Server
-{
-public:
-    explicit Server(int listen_fd) : fd_(listen_fd), t_([this] { run(); }) {}
-    ~Server()
-    {
-        stop_ = true;
-        t_.join();
-    }
-    Server(const Server &) = delete;
-    Server &operator=(const Server &) = delete;
-    std::string error() const { return err_; }
-
-private:
-    void run()
-    {
-        std::vector<char> buf(1 << 18);
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0)
-                continue;
-            Fd c(accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC));
-            if (c.get() < 0)
-                continue;
-            timeval tv{0, 200000};
-            setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            uint64_t got = 0;
-            bool eof = false;
-            while (!stop_ && !eof) {
-                ssize_t n = read(c.get(), buf.data(), buf.size());
-                if (n > 0)
-                    got += static_cast<uint64_t>(n);
-                else if (n == 0)
-                    eof = true;
-                else if (errno != EAGAIN && errno != EINTR)
-                    break;
-            }
-            if (eof && write(c.get(), &got, sizeof(got)) != sizeof(got))
-                err_ = "server: cannot answer with the byte count";
-        }
-    }
-    int fd_;
-    std::atomic<bool> stop_{false};
-    std::string err_;
-    std::thread t_;
-};
-
-// One transfer of `bytes` from client port sport to the VIP; returns the seconds it took.
-double transfer(Netns &cl, uint16_t sport, uint64_t bytes, double max_seconds)
-{
-    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(max_seconds));
-    Fd s(in_ns(cl, [] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); }));
-    if (s.get() < 0)
-        throw Error("client socket", errno);
-    int one = 1;
-    setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in src = addr4(kClient, sport), dst = addr4(kVip, kPort);
-    if (bind(s.get(), reinterpret_cast<sockaddr *>(&src), sizeof(src)) != 0)
-        throw Error("bind " + std::string(kClient) + ":" + std::to_string(sport), errno);
-    auto t0 = Clock::now();
-    if (connect(s.get(), reinterpret_cast<sockaddr *>(&dst), sizeof(dst)) != 0 &&
-        errno != EINPROGRESS)
-        throw Error("connect to the VIP", errno);
-    wait_fd(s.get(), POLLOUT, deadline, "connecting to the VIP through edge A");
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
-    getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &soerr, &len);
-    if (soerr)
-        throw Error("connect to the VIP through edge A", soerr);
-    std::vector<char> buf(1 << 18);
-    for (size_t i = 0; i < buf.size(); i++)
-        buf[i] = static_cast<char>(i * 131 + 7);
-    uint64_t sent = 0;
-    while (sent < bytes) {
-        wait_fd(s.get(), POLLOUT, deadline, "sending (is the forward path dropping?)");
-        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes - sent));
-        ssize_t n = send(s.get(), buf.data(), want, MSG_NOSIGNAL);
-        if (n > 0)
-            sent += static_cast<uint64_t>(n);
-        else if (n < 0 && errno != EAGAIN && errno != EINTR)
-            throw Error("send", errno);
-    }
-    shutdown(s.get(), SHUT_WR);
-    uint64_t got = 0;
-    size_t have = 0;
-    while (have < sizeof(got)) {
-        wait_fd(s.get(), POLLIN, deadline, "waiting for the server's byte count");
-        ssize_t n = read(s.get(), reinterpret_cast<char *>(&got) + have, sizeof(got) - have);
-        if (n == 0)
-            throw std::runtime_error("bulk transfer: the server closed without its byte count");
-        if (n > 0)
-            have += static_cast<size_t>(n);
-        else if (errno != EAGAIN && errno != EINTR)
-            throw Error("read", errno);
-    }
-    if (got != bytes)
-        throw std::runtime_error("bulk transfer: the server received " + std::to_string(got) +
-                                 " of " + std::to_string(bytes) + " bytes");
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 void ip(const Netns &ns, const std::string &args)
 {
@@ -268,23 +93,6 @@ struct Sample {
     double mb = 0, seconds = 0;
     uint64_t xdp_runs = 0, xdp_ns = 0, tc_runs = 0, tc_ns = 0;
 };
-
-// A listening socket on VIP:443, made in ns.
-int listener(Netns &ns)
-{
-    int fd = in_ns(ns, [] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
-    if (fd < 0)
-        throw Error("server socket in " + ns.name(), errno);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in la = addr4(kVip, kPort);
-    if (bind(fd, reinterpret_cast<sockaddr *>(&la), sizeof(la)) != 0 || listen(fd, 8) != 0) {
-        int e = errno;
-        close(fd);
-        throw Error("server socket in " + ns.name(), e);
-    }
-    return fd;
-}
 
 } // namespace
 
@@ -355,7 +163,7 @@ int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds)
     in_ns(b, [&] {
         mesh = std::make_unique<TcIngress>(inb.prog(Prog::MeshIngress), b.ifindex("mesh0"));
     });
-    Fd lsock_a(listener(a)), lsock_b(listener(b));
+    Fd lsock_a(listener(a, kVip, kPort)), lsock_b(listener(b, kVip, kPort));
     Server server_a(lsock_a.get()), server_b(lsock_b.get());
 
     // Client ports per path: flows to the VIP owned by A itself (local) or by B (forwarded).
@@ -404,8 +212,9 @@ int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds)
             xdp->update(xp);
             tc->update(tp);
             nsexec(a, {"ethtool", "-K", "pub0", "gro", c.gro ? "on" : "off"});
-            transfer(cl, c.path->port(in0), 1 << 20, max_seconds); // warm-up: neighbours, caches
-            usleep(100000); // its closing packets, before the counters are read
+            transfer(cl, kClient, kVip, kPort, c.path->port(in0), 1 << 20,
+                     max_seconds); // warm-up: neighbours, caches
+            usleep(100000);        // its closing packets, before the counters are read
             Counters ca = in.counters(), cb = inb.counters();
             ProgStats x0, t0, x1, t1;
             double secs;
@@ -413,7 +222,7 @@ int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds)
             {
                 StatsEnabled stats;
                 x0 = prog_stats(xp), t0 = prog_stats(tp);
-                secs = transfer(cl, sport, bytes, max_seconds);
+                secs = transfer(cl, kClient, kVip, kPort, sport, bytes, max_seconds);
                 x1 = prog_stats(xp), t1 = prog_stats(tp);
             }
             // The client's closing packets (FIN, last ACK) are still on their way through A
