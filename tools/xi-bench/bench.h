@@ -272,7 +272,7 @@ private:
     uint32_t ifindex_;
     int fd_ = -1;                        // tcx link
     uint32_t handle_ = 0, priority_ = 0; // clsact filter
-    int ns_fd_ = -1;                     // its network namespace
+    int ns_fd_ = -1;                     // its namespace, entered for every clsact change
 };
 
 // Points a PROG_ARRAY's slot 0 at target (the wrappers' tail call).

@@ -30,6 +30,7 @@
 #include "error.h"
 #include "handoff.h"
 #include "handoff_modes.h"
+#include "libbpf_log.h"
 #include "owner.h"
 #include "xi_reasons.h"
 
@@ -285,6 +286,37 @@ void Link::update(int prog_fd)
         throw Error("cannot replace the attached program", errno);
 }
 
+namespace
+{
+
+// Runs fn inside the network namespace ns_fd, then returns to the caller's. A clsact filter is
+// found by ifindex, which names another device (or none) in any other namespace.
+template <typename F>
+void in_netns(int ns_fd, F fn)
+{
+    int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (here < 0)
+        throw Error("cannot open this thread's network namespace", errno);
+    if (setns(ns_fd, CLONE_NEWNET) != 0) {
+        int err = errno;
+        close(here);
+        throw Error("cannot enter the TC filter's network namespace", err);
+    }
+    try {
+        fn();
+    } catch (...) {
+        if (setns(here, CLONE_NEWNET) != 0)
+            abort(); // staying in the wrong namespace would misplace everything after
+        close(here);
+        throw;
+    }
+    if (setns(here, CLONE_NEWNET) != 0)
+        abort();
+    close(here);
+}
+
+} // namespace
+
 TcIngress::TcIngress(int prog_fd, uint32_t ifindex) : ifindex_(ifindex)
 {
     LIBBPF_OPTS(bpf_link_create_opts, lo);
@@ -294,7 +326,13 @@ TcIngress::TcIngress(int prog_fd, uint32_t ifindex) : ifindex_(ifindex)
     int tcx_err = errno_of(fd_);
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
                 .attach_point = BPF_TC_INGRESS);
-    int rc = bpf_tc_hook_create(&hook);
+    int rc;
+    {
+        // EEXIST (the qdisc is there already) is fine, but libbpf prints the kernel's
+        // "Exclusivity flag on" for it: hold its output.
+        LibbpfCapture quiet(false);
+        rc = bpf_tc_hook_create(&hook);
+    }
     if (rc && rc != -EEXIST)
         throw Error("cannot attach to TC ingress: no tcx (" + std::string(strerror(tcx_err)) +
                         ") and no clsact qdisc",
@@ -305,8 +343,9 @@ TcIngress::TcIngress(int prog_fd, uint32_t ifindex) : ifindex_(ifindex)
         throw Error("cannot attach a clsact ingress filter", -rc);
     handle_ = to.handle;
     priority_ = to.priority;
-    // The filter is found by ifindex, which means something else in another namespace.
     ns_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns_fd_ < 0)
+        throw Error("cannot open this thread's network namespace", errno);
 }
 
 TcIngress::~TcIngress()
@@ -315,22 +354,16 @@ TcIngress::~TcIngress()
         close(fd_);
         return;
     }
-    int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (ns_fd_ < 0 || here < 0 || setns(ns_fd_, CLONE_NEWNET) != 0) {
+    try {
+        in_netns(ns_fd_, [&] {
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
+                        .attach_point = BPF_TC_INGRESS);
+            LIBBPF_OPTS(bpf_tc_opts, to, .handle = handle_, .priority = priority_);
+            bpf_tc_detach(&hook, &to);
+        });
+    } catch (const Error &) {
         // Not detached: the filter goes away with the namespace's device.
-        if (here >= 0)
-            close(here);
-        if (ns_fd_ >= 0)
-            close(ns_fd_);
-        return;
     }
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
-                .attach_point = BPF_TC_INGRESS);
-    LIBBPF_OPTS(bpf_tc_opts, to, .handle = handle_, .priority = priority_);
-    bpf_tc_detach(&hook, &to);
-    if (setns(here, CLONE_NEWNET) != 0)
-        abort(); // staying in the wrong namespace would misplace everything after
-    close(here);
     close(ns_fd_);
 }
 
@@ -341,13 +374,15 @@ void TcIngress::update(int prog_fd)
             throw Error("cannot replace the attached TC program", errno);
         return;
     }
-    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
-                .attach_point = BPF_TC_INGRESS);
-    LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = handle_,
-                .priority = priority_);
-    int rc = bpf_tc_attach(&hook, &to);
-    if (rc)
-        throw Error("cannot replace the clsact ingress filter", -rc);
+    in_netns(ns_fd_, [&] {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex_),
+                    .attach_point = BPF_TC_INGRESS);
+        LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
+                    .handle = handle_, .priority = priority_);
+        int rc = bpf_tc_attach(&hook, &to);
+        if (rc)
+            throw Error("cannot replace the clsact ingress filter", -rc);
+    });
 }
 
 void set_jump(int jmp_fd, int target)
