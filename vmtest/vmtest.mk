@@ -11,6 +11,7 @@
 #
 # Variables: VMTEST_KERNELS (series/version prefixes), BUILD_DIR, VMTEST_TIMEOUT (seconds per
 # VM, boot included), VMTEST_LABELS (ctest -L regex), VMTEST_EXCLUDE (ctest -LE regex),
+# VMTEST_BATCH (ctest -L regex of tests run first, verbosely: whole gtest binaries),
 # VMTEST_CPUS (vCPUs per VM, default 1 here: see below).
 
 VMTEST_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
@@ -20,7 +21,10 @@ VMTEST_TIMEOUT ?= 2700
 VMTEST_LABELS ?= root|vm
 # Tests labelled hostonly exercise the CLI's error and fault handling with dozens of short
 # processes each: minutes per test under TCG for nothing kernel-specific (README: VM matrix).
-VMTEST_EXCLUDE ?= hostonly
+VMTEST_EXCLUDE ?= hostonly|gtest
+# Whole gtest binaries, one process each, before the rest: the test_run cases (label gtest, one
+# ctest entry each on the host) cost 10x less in a batch under TCG (tests/CMakeLists.txt).
+VMTEST_BATCH ?= vmbatch
 # One vCPU per VM. With two, qemu 7.2's multi-threaded TCG can run a stale translation of
 # kernel text that another vCPU just patched: `attach --replace` under traffic oopsed 6.12
 # guests ("Oops: int3" at bpf_dispatcher_xdp_func+0xa; 10 of 10 reproducer VMs, 0 with one
@@ -46,7 +50,7 @@ vmtest: build baseline
 	$(VMTEST_DIR)/selftest $(VMTEST_KERNELS)
 	VMTEST_ALL_HANDOFFS='$(VMTEST_ALL_HANDOFFS)' \
 	$(VMTEST_DIR)/matrix --build-dir '$(BUILD_DIR)' --labels '$(VMTEST_LABELS)' \
-		--exclude-labels '$(VMTEST_EXCLUDE)' \
+		--exclude-labels '$(VMTEST_EXCLUDE)' --batch-labels '$(VMTEST_BATCH)' \
 		--timeout $(VMTEST_TIMEOUT) $(VMTEST_KERNELS)
 
 vmtest-runner-test: vmtest-kernels
