@@ -60,6 +60,14 @@ std::vector<std::string> list_dir(const std::string &dir)
     return out;
 }
 
+std::string Paths::instance(const std::string &name) const
+{
+    if (!valid_instance_name(name))
+        throw Error("invalid instance name '" + name + "'", 0,
+                    "use letters, digits, '-', '_' and '.' (at most 63)");
+    return root() + "/" + name;
+}
+
 bool valid_instance_name(const std::string &name)
 {
     if (name.empty() || name.size() > 63 || name == "." || name == "..")

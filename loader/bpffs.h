@@ -13,7 +13,8 @@ namespace xi
 struct Paths {
     std::string bpffs = "/sys/fs/bpf"; // mount point (overridable for tests)
     std::string root() const { return bpffs + "/xdp-ingress"; }
-    std::string instance(const std::string &name) const { return root() + "/" + name; }
+    // Throws xi::Error for a name that is not an instance name ("../../.." must not reach /sys).
+    std::string instance(const std::string &name) const;
 };
 
 // Throws xi::Error with a hint when bpffs is not mounted at p.bpffs.

@@ -45,9 +45,8 @@ void add_attach_command(CLI::App &app, Globals &g, Runner &run)
     };
     auto o = std::make_shared<Opts>();
     auto *cmd = app.add_subcommand("attach", "Load, pin and attach the datapath for this node");
-    cmd->add_option("-c,--config", o->config, "Fleet config file (YAML)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    // A missing file is a failed run (exit 1) naming the file, as in validate and owner.
+    cmd->add_option("-c,--config", o->config, "Fleet config file (YAML)")->required();
     cmd->add_option("-n,--node", o->node, "This node's name in the config (default: hostname)");
     cmd->add_option("-i,--instance", o->instance, "Pin directory name (default: the node name)");
     cmd->add_option("--netns", o->netns, "Run in this network namespace (pins stay visible)");
@@ -172,6 +171,8 @@ void add_status_command(CLI::App &app, Globals &g, Runner &run)
     cmd->add_option("-i,--instance", o->instance, "Only this instance (default: all)");
     cmd->callback([&g, &run, o] {
         run = [&g, o] {
+            if (!o->instance.empty())
+                g.paths.instance(o->instance); // a bad name is the first thing to hear about
             require_bpffs(g.paths);
             nlohmann::json all = nlohmann::json::array();
             std::vector<std::string> names =

@@ -54,7 +54,7 @@ void add_monitor_command(CLI::App &app, Globals &g, Runner &run)
                 [&](const xi_event &e) {
                     auto j = event_json(e, names);
                     if (g.json)
-                        std::cout << j.dump() << std::endl;
+                        std::cout << json_text(j) << std::endl;
                     else
                         std::cout << event_line(j) << std::endl;
                     return !g_stop;

@@ -32,6 +32,9 @@ FlowTuple parse_flow(const std::string &proto, const std::string &src, const std
     auto s = parse_endpoint(src), d = parse_endpoint(dst);
     if (!s || !d)
         throw Error("'" + (!s ? src : dst) + "' is not ADDR:PORT (IPv6: [ADDR]:PORT)");
+    for (const auto &[text, ep] : {std::pair{src, s}, std::pair{dst, d}})
+        if (auto why = noncanonical_form(ep->first, text); !why.empty())
+            throw Error(why);
     if (s->first.v4 != d->first.v4)
         throw Error("source and destination are of different address families");
     t.src = s->first;
@@ -87,9 +90,9 @@ void add_owner_command(CLI::App &app, Globals &g, Runner &run)
     };
     auto o = std::make_shared<Opts>();
     auto *cmd = app.add_subcommand("owner", "Which edge owns a flow (the datapath's hash)");
-    cmd->add_option("-c,--config", o->config, "Fleet config file (YAML)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    // No ExistingFile check: a missing file is a failed run (exit 1) that names the file, as
+    // in validate, not a usage error.
+    cmd->add_option("-c,--config", o->config, "Fleet config file (YAML)")->required();
     cmd->add_option("proto", o->proto, "tcp or udp");
     cmd->add_option("src", o->src, "Client ADDR:PORT ([ADDR]:PORT for IPv6)");
     cmd->add_option("dst", o->dst, "VIP ADDR:PORT");
@@ -121,7 +124,7 @@ void add_owner_command(CLI::App &app, Globals &g, Runner &run)
                     continue;
                 auto j = answer(*res.config, gen, parse_flow(p, s, d));
                 if (g.json)
-                    std::cout << j.dump() << "\n";
+                    std::cout << json_text(j) << "\n";
                 else
                     std::cout << render(j) << "\n";
             }

@@ -145,6 +145,17 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
             put(Prefix{*a, a->v4 ? 32 : 128}, role, flags | role_flags(role), slot);
         }
     }
+    // IPv4 is keyed as ::ffff:a.b.c.d, so an IPv6 prefix shorter than /96 that spans that
+    // range (::/0, ::/64, ::/80) would hand every IPv4 address no IPv4 identity holds to its
+    // IPv6 role. An IPv4 0.0.0.0/0 entry (that key, /96) keeps IPv4 to IPv4's own roles: world,
+    // unless an IPv4 /0 identity is there already.
+    static const IpAddr v4_any = *IpAddr::parse("0.0.0.0");
+    const IpAddr v4_range{v4_any.bytes, false}; // ::ffff:0.0.0.0 as an IPv6 address
+    bool spans_v4 = false;
+    for (const auto &[k, p] : prefix_of)
+        spans_v4 = spans_v4 || (!p.addr.v4 && p.len < 96 && p.contains(v4_range));
+    if (spans_v4)
+        put(Prefix{v4_any, 0}, XI_ROLE_WORLD, 0, XI_NODE_NONE);
     // The longest prefix wins the lookup: an identity or node prefix inside a metadata prefix
     // must carry the metadata flag too, or it would take its addresses out of the deny list.
     for (auto &[k, v] : entries)

@@ -1,16 +1,15 @@
 #include "config_check.h"
 
+#include <algorithm>
 #include <map>
 #include <netinet/in.h>
 #include <set>
 
+#include "compile.h"
 #include "maglev.h"
 #include "policy.h"
 
 namespace xi
-{
-
-namespace
 {
 
 bool valid_name(const std::string &s)
@@ -23,10 +22,46 @@ bool valid_name(const std::string &s)
     return true;
 }
 
+namespace
+{
+
+// The kernel's own rule (dev_valid_name): 1-15 bytes, not "." or "..", no '/', ':' or
+// whitespace. ':' would name an alias label, not a device.
 bool valid_ifname(const std::string &s)
 {
-    return !s.empty() && s.size() < 16 && s.find('/') == std::string::npos &&
-           s.find(' ') == std::string::npos;
+    if (s.empty() || s.size() >= 16 || s == "." || s == "..")
+        return false;
+    for (char ch : s)
+        if (ch == '/' || ch == ':' || isspace(static_cast<unsigned char>(ch)))
+            return false;
+    return true;
+}
+
+// Why `a` cannot be a unicast address of a host (mesh address or VIP), or "".
+std::string not_unicast(const IpAddr &a)
+{
+    const auto &b = a.bytes;
+    if (a.v4) {
+        if (b[12] == 0)
+            return "is in 0.0.0.0/8 (this network)";
+        if (b[12] == 127)
+            return "is a loopback address";
+        if (b[12] >= 224 && b[12] < 240)
+            return "is a multicast address";
+        if (b[12] >= 240)
+            return b[12] == 255 && b[13] == 255 && b[14] == 255 && b[15] == 255
+                       ? "is the broadcast address"
+                       : "is in 240.0.0.0/4 (reserved)";
+        return "";
+    }
+    bool zero_to_14 = std::all_of(b.begin(), b.begin() + 15, [](uint8_t x) { return x == 0; });
+    if (zero_to_14 && b[15] == 0)
+        return "is the unspecified address";
+    if (zero_to_14 && b[15] == 1)
+        return "is the loopback address";
+    if (b[0] == 0xff)
+        return "is a multicast address";
+    return "";
 }
 
 struct Checker {
@@ -57,6 +92,8 @@ struct Checker {
             for (const auto &a : {n.mesh4, n.mesh6}) {
                 if (!a)
                     continue;
+                if (auto why = not_unicast(*a); !why.empty())
+                    error(n.pos, "mesh address " + a->str() + " of node '" + n.name + "' " + why);
                 auto [it, fresh] = addrs.emplace(*a, &n);
                 if (!fresh)
                     error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
@@ -64,12 +101,14 @@ struct Checker {
             }
             if (!valid_ifname(n.mesh_if))
                 error(n.pos, "node '" + n.name + "': mesh_interface '" + n.mesh_if +
-                                 "' is not a valid interface name (1-15 characters)");
+                                 "' is not a valid interface name (1-15 characters, no '/', "
+                                 "':' or spaces, not '.' or '..')");
             if (n.is_edge()) {
                 edges++;
                 if (!valid_ifname(n.public_if))
                     error(n.pos, "node '" + n.name + "': public_interface '" + n.public_if +
-                                     "' is not a valid interface name (1-15 characters)");
+                                     "' is not a valid interface name (1-15 characters, no '/', "
+                                     "':' or spaces, not '.' or '..')");
                 if (n.public_if == n.mesh_if)
                     error(n.pos, "node '" + n.name +
                                      "': public_interface and mesh_interface are the same");
@@ -99,6 +138,9 @@ struct Checker {
         for (const auto &v : c.vips) {
             if (!valid_name(v.name))
                 error(v.pos, "vip name '" + v.name + "' is not valid");
+            if (auto why = not_unicast(v.addr); !why.empty())
+                error(v.pos, "vip '" + v.name + "' address " + v.addr.str() + " " + why);
+
             else if (!names.insert(v.name).second)
                 error(v.pos, "duplicate vip name '" + v.name + "'");
             std::vector<uint16_t> ports = v.ports.empty() ? std::vector<uint16_t>{0} : v.ports;
@@ -182,6 +224,38 @@ struct Checker {
                 error({}, "reply_only: '" + r + "' is not an identity");
     }
 
+    // Metadata prefixes are denied both ways on the mesh: one that holds a VIP or a node's mesh
+    // address would cut that service or node off, silently.
+    void metadata()
+    {
+        std::vector<std::pair<Prefix, Pos>> meta;
+        for (const auto &s : metadata_addresses()) {
+            std::string err;
+            meta.emplace_back(*Prefix::parse(s, &err), Pos{});
+        }
+        for (const auto &p : c.metadata_extra)
+            meta.emplace_back(p.prefix, p.pos);
+        for (const auto &v : c.vips)
+            for (const auto &[m, pos] : meta)
+                if (m.contains(v.addr)) {
+                    error(v.pos, "vip '" + v.name + "' address " + v.addr.str() +
+                                     (pos.line ? " is in metadata_extra " + m.str()
+                                               : " is a cloud metadata service address"));
+                    break;
+                }
+        if (!c.metadata_block)
+            return;
+        for (const auto &n : c.nodes)
+            for (const auto &a : {n.mesh4, n.mesh6})
+                for (const auto &[m, pos] : meta)
+                    if (a && pos.line && m.contains(*a)) {
+                        error(pos, "metadata_extra " + m.str() + " covers the mesh address " +
+                                       a->str() + " of node '" + n.name +
+                                       "': the mesh would deny that node");
+                        break;
+                    }
+    }
+
     void mss()
     {
         uint32_t min_mtu = c.mesh_mtu;
@@ -206,6 +280,7 @@ void check_config(Config &c, std::vector<ConfigError> &errors)
     ch.nodes();
     ch.vips();
     ch.identities();
+    ch.metadata();
     ch.mss();
     // Rules reference identities; only compile them once the identities are sound.
     if (errors.empty())

@@ -1,12 +1,15 @@
 // YAML -> Config: structure, types and ranges. Semantic checks live in config_check.cpp.
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <functional>
 #include <map>
 #include <netinet/in.h>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -87,13 +90,26 @@ public:
         return true;
     }
 
+    // Control characters are refused in every string: a NUL would cut the value short where C
+    // APIs read it ("lo\0evil" attaching to lo), escapes and newlines would forge log lines.
     std::optional<std::string> str(const YAML::Node &n, const std::string &what)
     {
         if (!n.IsScalar()) {
             error(n, what + " must be a string");
             return std::nullopt;
         }
-        return n.Scalar();
+        const std::string &s = n.Scalar();
+        for (size_t i = 0; i < s.size(); i++) {
+            auto ch = static_cast<unsigned char>(s[i]);
+            if (ch < 0x20 || ch == 0x7f) {
+                char hex[8];
+                std::snprintf(hex, sizeof(hex), "0x%02x", ch);
+                error(n, what + " holds a control character (" + hex + " at offset " +
+                             std::to_string(i) + ")");
+                return std::nullopt;
+            }
+        }
+        return s;
     }
 
     // Unsigned integer in [lo, hi]; accepts decimal and 0x-prefixed hex.
@@ -111,6 +127,12 @@ public:
         if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
             base = 16;
             b += 2;
+        } else if (s.size() > 1 && s[0] == '0') {
+            // YAML 1.1 reads 0755 as octal, YAML 1.2 as decimal: either reading surprises someone.
+            error(n, what + ": '" + s +
+                         "' has a leading zero (octal or decimal?): write it without "
+                         "the zero, or in hex with 0x");
+            return std::nullopt;
         }
         auto [ptr, ec] = std::from_chars(b, e, v, base);
         if (ec != std::errc() || ptr != e || b == e) {
@@ -144,8 +166,14 @@ public:
         if (!s)
             return std::nullopt;
         auto a = IpAddr::parse(*s);
-        if (!a)
+        if (!a) {
             error(n, what + ": '" + *s + "' is not an IPv4 or IPv6 address");
+            return std::nullopt;
+        }
+        if (auto why = noncanonical_form(*a, *s); !why.empty()) {
+            error(n, what + ": " + why);
+            return std::nullopt;
+        }
         return a;
     }
 
@@ -160,14 +188,25 @@ public:
             error(n, what + ": " + err);
             return std::nullopt;
         }
+        if (auto why = noncanonical_form(*p, *s); !why.empty()) {
+            error(n, what + ": " + why);
+            return std::nullopt;
+        }
         return PrefixCfg{pos_of(n), *p};
     }
 
+    // An empty list is an error everywhere: somewhere it would mean "everything" (ports: [] on
+    // an allow rule), elsewhere nothing, and the file cannot say which was meant.
     template <typename F>
-    void sequence(const YAML::Node &n, const std::string &what, F each)
+    void sequence(const YAML::Node &n, const std::string &what, F each,
+                  const char *empty_hint = "remove the key or list something")
     {
         if (!n.IsSequence()) {
             error(n, what + " must be a list");
+            return;
+        }
+        if (n.size() == 0) {
+            error(n, what + " is an empty list: " + empty_hint);
             return;
         }
         for (const auto &item : n)
@@ -216,6 +255,8 @@ private:
     std::string file_;
     std::vector<ConfigError> &errors_;
 };
+
+constexpr const char *kEmptyPorts = "write 'any' for every port, or list the ports";
 
 bool is_any(const YAML::Node &n)
 {
@@ -332,19 +373,23 @@ void read_vip(Reader &r, const YAML::Node &n, Config &c)
     }
     if (n["ports"] && !is_any(n["ports"])) {
         std::set<uint16_t> seen;
-        r.sequence(n["ports"], "vip ports", [&](const YAML::Node &item) {
-            auto pr = r.port_range(item, "vip port");
-            if (!pr)
-                return;
-            if (pr->lo != pr->hi) {
-                r.error(item,
+        r.sequence(
+            n["ports"], "vip ports",
+            [&](const YAML::Node &item) {
+                auto pr = r.port_range(item, "vip port");
+                if (!pr)
+                    return;
+                if (pr->lo != pr->hi) {
+                    r.error(
+                        item,
                         "vip ports are single ports (a range would need one table entry per port)");
-                return;
-            }
-            if (!seen.insert(pr->lo).second)
-                r.error(item, "port " + std::to_string(pr->lo) + " listed twice");
-            v.ports.push_back(pr->lo);
-        });
+                    return;
+                }
+                if (!seen.insert(pr->lo).second)
+                    r.error(item, "port " + std::to_string(pr->lo) + " listed twice");
+                v.ports.push_back(pr->lo);
+            },
+            kEmptyPorts);
     }
     if (ok)
         c.vips.push_back(std::move(v));
@@ -408,7 +453,7 @@ void read_rule(Reader &r, const YAML::Node &n, Config &c)
                 ok = false;
         };
         if (n["ports"].IsSequence())
-            r.sequence(n["ports"], "rule ports", add);
+            r.sequence(n["ports"], "rule ports", add, kEmptyPorts);
         else
             add(n["ports"]);
     }
@@ -516,6 +561,90 @@ void read_top(Reader &r, const YAML::Node &root, Config &c)
     }
 }
 
+// Where text stops being UTF-8 (yaml-cpp would silently decode UTF-16/32 by their byte order
+// marks, and take stray bytes into names), or npos.
+size_t invalid_utf8_at(const std::string &text)
+{
+    size_t i = 0;
+    const size_t n = text.size();
+    while (i < n) {
+        auto c = static_cast<unsigned char>(text[i]);
+        size_t len = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xe  ? 3
+                     : (c >> 3) == 0x1e ? 4
+                                        : 0;
+        if (!len || i + len > n)
+            return i;
+        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t k = 1; k < len; k++) {
+            auto cc = static_cast<unsigned char>(text[i + k]);
+            if ((cc & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        static const uint32_t min_of_len[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_of_len[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i; // overlong, beyond Unicode, or a UTF-16 surrogate
+        if (c == 0)
+            return i; // a NUL byte: UTF-16 text, or binary
+        i += len;
+    }
+    return std::string::npos;
+}
+
+// What yaml-cpp accepts and the reader must not: a key given twice in one mapping (yaml-cpp
+// keeps both and `node[key]` returns the first: `action: allow, action: deny` would allow),
+// and aliases that expand the document past any real config (a "billion laughs" file).
+class Prescan
+{
+public:
+    Prescan(Reader &r) : r_(r) {}
+    void walk(const YAML::Node &n, int depth)
+    {
+        if (stop_)
+            return;
+        if (++nodes_ > kMaxNodes) {
+            r_.error(n, "the document expands (through aliases) to more than " +
+                            std::to_string(kMaxNodes) + " nodes");
+            stop_ = true;
+            return;
+        }
+        if (depth > kMaxDepth) {
+            r_.error(n, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+            stop_ = true;
+            return;
+        }
+        if (n.IsSequence()) {
+            for (const auto &item : n)
+                walk(item, depth + 1);
+        } else if (n.IsMap()) {
+            std::map<std::string, Pos> seen;
+            for (const auto &kv : n) {
+                if (kv.first.IsScalar()) {
+                    auto [it, fresh] = seen.emplace(kv.first.Scalar(), pos_of(kv.first));
+                    if (!fresh)
+                        r_.error(kv.first, "duplicate key '" + kv.first.Scalar() +
+                                               "' (first at line " +
+                                               std::to_string(it->second.line) +
+                                               "): YAML would silently keep one of them");
+                } else {
+                    r_.error(kv.first, "a key must be a plain string");
+                }
+                walk(kv.second, depth + 1);
+            }
+        }
+    }
+
+private:
+    // 20x the largest documented-valid config (10,000 rules, 100,000 prefixes, 64 edges).
+    static constexpr size_t kMaxNodes = 20'000'000;
+    static constexpr int kMaxDepth = 64; // a config nests 4 deep
+    Reader &r_;
+    size_t nodes_ = 0;
+    bool stop_ = false;
+};
+
 } // namespace
 
 ConfigResult parse_config(const std::string &text, const std::string &file)
@@ -524,18 +653,39 @@ ConfigResult parse_config(const std::string &text, const std::string &file)
     Config c;
     c.path = file;
     c.sha256 = sha256_hex(text);
-    YAML::Node root;
+    if (auto at = invalid_utf8_at(text); at != std::string::npos) {
+        int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+        res.errors.push_back(
+            {file,
+             {line, 0},
+             "not UTF-8 text (byte " + std::to_string(at) + "): save the file as UTF-8"});
+        return res;
+    }
+    std::vector<YAML::Node> docs;
     try {
-        root = YAML::Load(text);
+        docs = YAML::LoadAll(text);
     } catch (const YAML::ParserException &e) {
         res.errors.push_back({file, {e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg});
         return res;
+    } catch (const YAML::Exception &e) {
+        res.errors.push_back({file, {e.mark.line + 1, e.mark.column + 1}, "YAML: " + e.msg});
+        return res;
     }
+    if (docs.size() > 1) {
+        res.errors.push_back({file, pos_of(docs[1]),
+                              "a second YAML document ('---'): a config is one document, and "
+                              "nothing after the first would be read"});
+        return res;
+    }
+    YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
     if (!root.IsDefined() || root.IsNull()) {
         res.errors.push_back({file, {1, 1}, "the file is empty"});
         return res;
     }
     Reader r(file, res.errors);
+    Prescan(r).walk(root, 0);
+    if (!res.errors.empty())
+        return res;
     try {
         read_top(r, root, c);
     } catch (const YAML::Exception &e) {
@@ -552,15 +702,58 @@ ConfigResult parse_config(const std::string &text, const std::string &file)
 
 ConfigResult load_config(const std::string &path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        ConfigResult res;
-        res.errors.push_back({path, {}, std::string("cannot read: ") + std::strerror(errno)});
+    ConfigResult res;
+    auto fail = [&](const std::string &msg) {
+        res.errors.push_back({path, {}, msg});
         return res;
+    };
+    // O_NONBLOCK: opening a FIFO must not wait for a writer. Symlinks are followed (a
+    // Kubernetes ConfigMap swaps a symlink), the file they end at must be regular.
+    int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return fail(std::string("cannot read: ") + std::strerror(errno));
+    struct stat st {
+    };
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return fail(std::string("cannot read: ") + std::strerror(err));
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_config(ss.str(), path);
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        if (S_ISDIR(st.st_mode))
+            return fail("is a directory: give the config file itself");
+        const char *kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "not a file";
+        return fail(std::string("not a regular file (") + kind + "): give the config file itself");
+    }
+    if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
+        close(fd);
+        return fail(std::to_string(st.st_size) + " bytes, more than a config can be (at most " +
+                    std::to_string(kMaxConfigBytes) + ")");
+    }
+    std::string text;
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return fail(std::string("cannot read: ") + std::strerror(err));
+        }
+        if (n == 0)
+            break; // shrunk while read: parse what is there, the hash says which bytes
+        got += static_cast<size_t>(n);
+    }
+    close(fd);
+    text.resize(got);
+    return parse_config(text, path);
 }
 
 } // namespace xi

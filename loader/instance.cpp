@@ -252,7 +252,9 @@ std::string default_node_name()
 
 std::vector<std::string> list_instances(const Paths &p)
 {
-    return list_dir(p.root());
+    auto names = list_dir(p.root());
+    std::erase_if(names, [](const std::string &n) { return !valid_instance_name(n); });
+    return names;
 }
 
 AttachReport attach_instance(const AttachOptions &o)

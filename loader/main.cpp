@@ -8,6 +8,40 @@
 #include "error.h"
 #include "instance.h"
 
+namespace
+{
+
+// CLI11's text, or for a word where the verb goes, which verbs there are.
+std::string usage_error(CLI::App &app, int argc, char **argv, const std::string &what)
+{
+    std::vector<std::string> verbs;
+    for (auto *c : app.get_subcommands([](CLI::App *) { return true; }))
+        verbs.push_back(c->get_name());
+    bool have_verb = false;
+    std::string first_word;
+    for (int i = 1; i < argc && first_word.empty(); i++) {
+        std::string a = argv[i];
+        if (a == "--bpffs") {
+            i++;
+            continue;
+        }
+        if (!a.empty() && a[0] != '-')
+            first_word = a;
+    }
+    for (const auto &v : verbs)
+        have_verb = have_verb || v == first_word;
+    std::string list;
+    for (const auto &v : verbs)
+        list += (list.empty() ? "" : ", ") + v;
+    if (!first_word.empty() && !have_verb)
+        return "unknown verb '" + first_word + "' (verbs: " + list + ")";
+    if (first_word.empty())
+        return "no verb given (verbs: " + list + ")";
+    return what + " (see xdp-ingress help " + first_word + ")";
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
     xi::Globals g;
@@ -59,10 +93,22 @@ int main(int argc, char **argv)
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
     } catch (const CLI::ParseError &e) {
         // Usage errors exit 2 (like bpftool and getopt tools), not CLI11's 100+ codes; a run
-        // that failed exits 1. --help exits 0.
-        return app.exit(e) == 0 ? 0 : 2;
+        // that failed exits 1. They read like every other error, in JSON with -j: the flags
+        // are looked up by hand, since parsing them is what failed.
+        for (int i = 1; i < argc; i++) {
+            std::string a = argv[i];
+            if (a == "-j" || a == "--json" || a == "-p" || a == "--pretty")
+                g.json = true;
+            g.pretty = g.pretty || a == "-p" || a == "--pretty";
+        }
+        xi::print_error(g, usage_error(app, argc, argv, e.what()));
+        return 2;
     }
     if (g.pretty)
         g.json = true;

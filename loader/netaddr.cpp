@@ -116,6 +116,49 @@ std::string Prefix::str() const
     return addr.str() + "/" + std::to_string(len);
 }
 
+namespace
+{
+
+bool first_96_bits_are(const std::array<uint8_t, 16> &b, uint8_t b10_11)
+{
+    for (int i = 0; i < 10; i++)
+        if (b[i])
+            return false;
+    return b[10] == b10_11 && b[11] == b10_11;
+}
+
+std::string as_v4(const std::array<uint8_t, 16> &b)
+{
+    return std::to_string(b[12]) + "." + std::to_string(b[13]) + "." + std::to_string(b[14]) + "." +
+           std::to_string(b[15]);
+}
+
+} // namespace
+
+std::string noncanonical_form(const Prefix &p, std::string_view text)
+{
+    if (p.addr.v4 || p.len < 96)
+        return "";
+    const std::string t(text);
+    const std::string v4 =
+        as_v4(p.addr.bytes) + (p.len == 128 ? "" : "/" + std::to_string(p.len - 96));
+    if (first_96_bits_are(p.addr.bytes, 0xff))
+        return "'" + t +
+               "' is an IPv4-mapped IPv6 form, which the datapath cannot tell from IPv4 " + v4 +
+               ": write " + v4;
+    if (first_96_bits_are(p.addr.bytes, 0) &&
+        (p.len < 128 || p.addr.bytes[12] || p.addr.bytes[13] || p.addr.bytes[14] ||
+         p.addr.bytes[15] > 1))
+        return "'" + t + "' is a deprecated IPv4-compatible IPv6 form: write " + v4 +
+               " for IPv4, or a real IPv6 address";
+    return "";
+}
+
+std::string noncanonical_form(const IpAddr &a, std::string_view text)
+{
+    return noncanonical_form(Prefix{a, a.v4 ? 32 : 128}, text);
+}
+
 std::optional<std::pair<IpAddr, uint16_t>> parse_endpoint(std::string_view text)
 {
     std::string_view host, port;

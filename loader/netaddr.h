@@ -2,11 +2,15 @@
 // IPv4-mapped IPv6, see struct xi_addr).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <cstring>
+#include <unordered_map>
+#include <vector>
 
 #include "xi_structs.h"
 
@@ -37,6 +41,85 @@ struct Prefix {
     bool contains(const Prefix &p) const;
     std::string str() const;
     auto operator<=>(const Prefix &) const = default;
+};
+
+// Why an IPv6 text spells an address the datapath cannot tell from another one, or "": the maps
+// key IPv4 as ::ffff:a.b.c.d, so an IPv4-mapped IPv6 address (or a prefix of /96 and longer in
+// ::ffff:0:0/96) IS that IPv4 address and would alias it; a deprecated IPv4-compatible ::a.b.c.d
+// is refused alike, as almost always a typo for the IPv4 address. `text` is quoted in the
+// sentence. Every address and prefix of a config goes through this (one canonical form).
+std::string noncanonical_form(const Prefix &p, std::string_view text);
+std::string noncanonical_form(const IpAddr &a, std::string_view text);
+
+// Prefixes of one family mapped to values, for "which prefixes contain this one" in time linear
+// in the number of distinct prefix lengths (a hash lookup per length) rather than in the number
+// of prefixes: the compiler and the checks ask it for every node, VIP and metadata prefix
+// against 100,000 identity prefixes. The first value inserted for a prefix stays.
+template <typename V>
+class PrefixMap
+{
+public:
+    void insert(const Prefix &p, V v)
+    {
+        if (map_.try_emplace(key(p.addr, p.len, p.addr.v4), std::move(v)).second) {
+            auto &lens = p.addr.v4 ? lens4_ : lens6_;
+            if (std::find(lens.begin(), lens.end(), p.len) == lens.end()) {
+                lens.push_back(p.len);
+                std::sort(lens.rbegin(), lens.rend()); // longest first
+            }
+        }
+    }
+    // f(prefix length, value) for every prefix of the same family containing p, longest first.
+    template <typename F>
+    void each_containing(const Prefix &p, F f) const
+    {
+        for (int len : p.addr.v4 ? lens4_ : lens6_) {
+            if (len > p.len)
+                continue;
+            auto it = map_.find(key(p.addr, len, p.addr.v4));
+            if (it != map_.end())
+                f(len, it->second);
+        }
+    }
+    // The value of the longest prefix containing p, or nullptr.
+    const V *longest(const Prefix &p) const
+    {
+        const V *found = nullptr;
+        each_containing(p, [&](int, const V &v) {
+            if (!found)
+                found = &v;
+        });
+        return found;
+    }
+    size_t size() const { return map_.size(); }
+
+private:
+    struct Key {
+        std::array<uint8_t, 16> bytes;
+        int len; // in the family's bits
+        bool v4;
+        bool operator==(const Key &) const = default;
+    };
+    struct KeyHash {
+        size_t operator()(const Key &k) const
+        {
+            uint64_t a, b;
+            std::memcpy(&a, k.bytes.data(), 8);
+            std::memcpy(&b, k.bytes.data() + 8, 8);
+            return std::hash<uint64_t>()(a * 0x9e3779b97f4a7c15ull ^ b ^
+                                         (uint64_t(k.len) << 1 | k.v4) * 0xff51afd7ed558ccdull);
+        }
+    };
+    static Key key(const IpAddr &a, int len, bool v4)
+    {
+        Key k{a.bytes, len, v4};
+        int bits = v4 ? len + 96 : len; // in the 128-bit form
+        for (int i = bits; i < 128; i++)
+            k.bytes[i / 8] &= static_cast<uint8_t>(~(0x80 >> (i % 8)));
+        return k;
+    }
+    std::unordered_map<Key, V, KeyHash> map_;
+    std::vector<int> lens4_, lens6_;
 };
 
 // "1.2.3.4:80" or "[2001:db8::1]:443".

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "compile.h"
+#include "config_check.h"
 
 namespace xi
 {
@@ -163,8 +164,15 @@ std::vector<std::pair<uint16_t, int>> port_range_prefixes(uint16_t lo, uint16_t 
 void check_policy(Config &c, std::vector<ConfigError> &errors)
 {
     std::map<std::string, Pos> names;
+    std::map<int, int> rules_on_line;
+    for (const auto &r : c.rules)
+        rules_on_line[r.pos.line]++;
     bool refs_ok = true;
     for (auto &r : c.rules) {
+        if (r.named && !valid_name(r.name))
+            errors.push_back({c.path, r.pos,
+                              "rule name '" + r.name +
+                                  "' must be 1-63 characters of letters, digits, '-', '_', '.'"});
         for (const auto *role : {&r.from, &r.to})
             if (*role != "world" && *role != "any" && !c.find_identity(*role)) {
                 errors.push_back(
@@ -172,9 +180,12 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
                      "rule refers to unknown role '" + *role + "' (an identity, world or any)"});
                 refs_ok = false;
             }
+        // The line alone, as ever (counter and event labels stay put across upgrades); the
+        // column too where a flow-style list puts several rules on one line.
         if (!r.named)
-            r.name =
-                r.from + "->" + r.to + "/" + proto_name(r.proto) + "@" + std::to_string(r.pos.line);
+            r.name = r.from + "->" + r.to + "/" + proto_name(r.proto) + "@" +
+                     std::to_string(r.pos.line) +
+                     (rules_on_line[r.pos.line] > 1 ? ":" + std::to_string(r.pos.col) : "");
         auto [it, fresh] = names.emplace(r.name, r.pos);
         if (!fresh)
             errors.push_back({c.path, r.pos,

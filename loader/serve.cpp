@@ -133,7 +133,7 @@ private:
         g_health = [this](bool strict) {
             auto h = check_health(o_.paths, inst_);
             bool down = h.status == Health::Unhealthy || (strict && h.status == Health::Degraded);
-            return std::make_pair(down ? 503 : 200, h.json().dump() + "\n");
+            return std::make_pair(down ? 503 : 200, json_text(h.json()) + "\n");
         };
         CivetCallbacks cb;
         cb.begin_request = begin_request;

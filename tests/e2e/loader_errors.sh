@@ -286,8 +286,8 @@ test_other_errors() {
     expect_line err "Error: invalid instance name '../x' -- use letters, digits, '-', '_' and '.' (at most 63)"
 
     xrun "$XI_BIN" attach --instance "$NEW" --node edge-a --config "$XI_TMP/missing.yaml"
-    expect_rc 2 "attach with a config file that does not exist (usage error)"
-    expect_line err "--config: File does not exist: $XI_TMP/missing.yaml"
+    expect_rc 1 "attach with a config file that does not exist (as validate and owner)"
+    expect_line err "Error: $XI_TMP/missing.yaml: cannot read: No such file or directory"
     xrun "$XI_BIN" attach --instance "$NEW" --config "$CFG" --xdp-mode fast
     expect_rc 2 "attach --xdp-mode fast (usage error)"
     no_pins "$NEW"

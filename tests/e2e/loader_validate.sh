@@ -119,11 +119,50 @@ test_json() {
     expect_rc 0 "--json validate of the example"
 }
 
+# Issue #10, the command line: hostile arguments get one clear error, never a crash or a hang.
+test_hostile_cli() {
+    say "hostile arguments"
+    # A byte that is not UTF-8 in an error text aborted -j (nlohmann's dump threw in main).
+    xrun "$XI_BIN" -j owner -c "$EXAMPLE" $'\xff' 1.2.3.4:1 198.51.100.10:443
+    expect_rc 1 "-j owner with a non-UTF-8 protocol"
+    json_check "$XI_TMP/out" "the error as JSON, the byte as U+FFFD" \
+        "j=={'error': \"protocol '\\ufffd' is not tcp or udp\"}"
+    # A FIFO blocked validate forever; /dev/zero was read until bad_alloc.
+    mkfifo "$XI_TMP/fifo"
+    xrun "$XI_BIN" validate "$XI_TMP/fifo"
+    expect_rc 1 "validate of a FIFO"
+    expect_line err "$XI_TMP/fifo: not a regular file (a FIFO): give the config file itself"
+    xrun "$XI_BIN" validate /dev/zero
+    expect_rc 1 "validate of /dev/zero"
+    expect_line err "/dev/zero: not a regular file (a character device): give the config file itself"
+    # The same exit code for a missing file in every verb that reads one.
+    xrun "$XI_BIN" owner -c "$XI_TMP/missing.yaml" tcp 1.2.3.4:1 198.51.100.10:443
+    expect_rc 1 "owner with a missing config (as validate)"
+    expect_line err "Error: $XI_TMP/missing.yaml: cannot read: No such file or directory"
+    xrun "$XI_BIN" -j owner -c "$EXAMPLE" tcp '[::ffff:1.2.3.4]:1' 198.51.100.10:443
+    expect_rc 1 "owner with an IPv4-mapped client"
+    expect_in out "is an IPv4-mapped IPv6 form"
+    # Usage errors: "Error:", -j honoured, an unknown verb names the verbs.
+    xrun "$XI_BIN" frobnicate
+    expect_rc 2 "an unknown verb"
+    grep -qE "^Error: unknown verb 'frobnicate' \(verbs: attach, detach, .*validate, owner" \
+        "$XI_TMP/err" || fail "unexpected: $(cat "$XI_TMP/err")"
+    xrun "$XI_BIN" -j validate --no-such-flag "$EXAMPLE"
+    expect_rc 2 "-j with an unknown flag"
+    json_check "$XI_TMP/out" "the usage error as JSON" \
+        "j['error'].startswith('The following argument was not expected: --no-such-flag')"
+    xrun "$XI_BIN" --bpffs "$XI_TMP" status -i ../../..
+    expect_rc 1 "status -i ../../.."
+    expect_line err "Error: invalid instance name '../../..' -- use letters, digits, '-', '_' and '.' (at most 63)"
+    pass "hostile arguments: one clear error each"
+}
+
 main() {
     test_examples_valid
     test_broken_copies
     test_every_error_reported
     test_json
+    test_hostile_cli
     say "loader_validate: all passed in $SECONDS s"
 }
 main

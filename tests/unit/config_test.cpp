@@ -130,7 +130,9 @@ TEST(Config, DuplicateNames)
     EXPECT_EQ(e, "test.yaml:8:5: duplicate node name 'edge-a' (first at line 5)");
     e = first_error(replace(kBase, "  apps: [10.201.0.0/24]\n",
                             "  apps: [10.201.0.0/24]\n  edges: [10.9.0.0/16]\n"));
-    EXPECT_EQ(e, "test.yaml:21:3: duplicate identity 'edges'");
+    // A repeated identity is a repeated key of the identities mapping.
+    EXPECT_EQ(e, "test.yaml:21:3: duplicate key 'edges' (first at line 19): YAML would silently "
+                 "keep one of them");
 }
 
 TEST(Config, OutOfRangeValues)
