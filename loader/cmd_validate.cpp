@@ -21,15 +21,15 @@ void add_validate_command(CLI::App &app, Globals &g, Runner &run)
             for (const auto &f : *files) {
                 auto res = load_config(f);
                 if (res.config) {
-                    // Compile for every node, as each edge will: catches what only the
-                    // compiler sees (e.g. Maglev on this membership).
+                    // Compile, as each node will: catches what only the compiler sees
+                    // (e.g. Maglev on this membership). Once: every table is the same for
+                    // every node (only the node's own slot, MTU and edge flag differ), and
+                    // compiling per node made validate 80x slower on an 80-node fleet.
                     try {
-                        for (const auto &n : res.config->nodes) {
-                            CompileInput in;
-                            in.config = &*res.config;
-                            in.node = n.name;
-                            compile_generation(in);
-                        }
+                        CompileInput in;
+                        in.config = &*res.config;
+                        in.node = res.config->nodes.front().name;
+                        compile_generation(in);
                     } catch (const Error &e) {
                         res.errors.push_back({f, {}, e.full()});
                     }

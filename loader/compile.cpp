@@ -62,33 +62,12 @@ std::vector<std::string> assign_slots(const std::vector<std::string> &names,
 namespace
 {
 
-// Role of an address = the identity with the longest prefix containing it (0 = world).
-uint16_t role_of(const Config &c, const IpAddr &a)
+// Role of a prefix (an address is a host prefix) = the identity with the longest prefix
+// containing all of it (0 = world); identity prefixes inside it are entries of their own.
+uint16_t role_of(const PrefixMap<uint16_t> &roles, const Prefix &q)
 {
-    int best_len = -1;
-    uint16_t role = XI_ROLE_WORLD;
-    for (size_t i = 0; i < c.identities.size(); i++)
-        for (const auto &p : c.identities[i].prefixes)
-            if (p.prefix.contains(a) && p.prefix.len > best_len) {
-                best_len = p.prefix.len;
-                role = static_cast<uint16_t>(i + 1);
-            }
-    return role;
-}
-
-// Role of a whole prefix: the identity with the longest prefix containing all of it (identity
-// prefixes inside it are entries of their own).
-uint16_t role_of(const Config &c, const Prefix &q)
-{
-    int best_len = -1;
-    uint16_t role = XI_ROLE_WORLD;
-    for (size_t i = 0; i < c.identities.size(); i++)
-        for (const auto &p : c.identities[i].prefixes)
-            if (p.prefix.contains(q) && p.prefix.len > best_len) {
-                best_len = p.prefix.len;
-                role = static_cast<uint16_t>(i + 1);
-            }
-    return role;
+    const uint16_t *r = roles.longest(q);
+    return r ? *r : XI_ROLE_WORLD;
 }
 
 void add_idents(const Config &c, const std::vector<std::string> &node_slots, GenContent &g)
@@ -116,10 +95,13 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
                    ? XI_IDENT_F_REPLY_ONLY
                    : 0;
     };
+    PrefixMap<uint16_t> roles;
     for (size_t i = 0; i < c.identities.size(); i++) {
         auto role = static_cast<uint16_t>(i + 1);
-        for (const auto &p : c.identities[i].prefixes)
+        for (const auto &p : c.identities[i].prefixes) {
             put(p.prefix, role, role_flags(role), XI_NODE_NONE);
+            roles.insert(p.prefix, role);
+        }
     }
 
     std::vector<Prefix> metadata;
@@ -129,8 +111,10 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     }
     for (const auto &p : c.metadata_extra)
         metadata.push_back(p.prefix);
+    PrefixMap<bool> metadata_index;
     for (const auto &p : metadata) {
-        uint16_t role = role_of(c, p);
+        metadata_index.insert(p, true);
+        uint16_t role = role_of(roles, p);
         put(p, role, XI_IDENT_F_METADATA | role_flags(role), XI_NODE_NONE);
     }
 
@@ -141,7 +125,7 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
         for (const auto &a : {n.mesh4, n.mesh6}) {
             if (!a)
                 continue;
-            uint16_t role = role_of(c, *a);
+            uint16_t role = role_of(roles, Prefix{*a, a->v4 ? 32 : 128});
             put(Prefix{*a, a->v4 ? 32 : 128}, role, flags | role_flags(role), slot);
         }
     }
@@ -159,9 +143,8 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     // The longest prefix wins the lookup: an identity or node prefix inside a metadata prefix
     // must carry the metadata flag too, or it would take its addresses out of the deny list.
     for (auto &[k, v] : entries)
-        for (const auto &m : metadata)
-            if (m.contains(prefix_of.at(k)))
-                v.flags |= XI_IDENT_F_METADATA;
+        if (metadata_index.longest(prefix_of.at(k)))
+            v.flags |= XI_IDENT_F_METADATA;
     for (const auto &[k, v] : entries) {
         xi_ident_key key{};
         key.prefixlen = k.first;

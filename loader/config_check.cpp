@@ -199,17 +199,24 @@ struct Checker {
             }
         }
         // Every node's mesh address must say unambiguously which role the node has.
+        PrefixMap<const IdentityCfg *> index;
+        for (const auto &id : c.identities)
+            for (const auto &p : id.prefixes)
+                index.insert(p.prefix, &id);
         for (const auto &n : c.nodes) {
             for (const auto &a : {n.mesh4, n.mesh6}) {
                 if (!a || c.identities.empty())
                     continue;
-                std::vector<std::string> roles;
-                for (const auto &id : c.identities)
-                    for (const auto &p : id.prefixes)
-                        if (p.prefix.contains(*a)) {
-                            if (roles.empty() || roles.back() != id.name)
-                                roles.push_back(id.name);
-                        }
+                std::vector<std::string> roles; // in config order, as the message names them
+                std::vector<const IdentityCfg *> ids;
+                index.each_containing(Prefix{*a, a->v4 ? 32 : 128},
+                                      [&](int, const IdentityCfg *id) {
+                                          if (std::find(ids.begin(), ids.end(), id) == ids.end())
+                                              ids.push_back(id);
+                                      });
+                std::sort(ids.begin(), ids.end());
+                for (const auto *id : ids)
+                    roles.push_back(id->name);
                 if (roles.empty())
                     error(n.pos, "mesh address " + a->str() + " of node '" + n.name +
                                      "' is in no identity: add it to the node's role");
@@ -235,25 +242,23 @@ struct Checker {
         }
         for (const auto &p : c.metadata_extra)
             meta.emplace_back(p.prefix, p.pos);
+        PrefixMap<std::pair<Prefix, Pos>> index;
+        for (const auto &m : meta)
+            index.insert(m.first, m);
+        auto host = [](const IpAddr &a) { return Prefix{a, a.v4 ? 32 : 128}; };
         for (const auto &v : c.vips)
-            for (const auto &[m, pos] : meta)
-                if (m.contains(v.addr)) {
-                    error(v.pos, "vip '" + v.name + "' address " + v.addr.str() +
-                                     (pos.line ? " is in metadata_extra " + m.str()
-                                               : " is a cloud metadata service address"));
-                    break;
-                }
+            if (const auto *m = index.longest(host(v.addr)))
+                error(v.pos, "vip '" + v.name + "' address " + v.addr.str() +
+                                 (m->second.line ? " is in metadata_extra " + m->first.str()
+                                                 : " is a cloud metadata service address"));
         if (!c.metadata_block)
             return;
         for (const auto &n : c.nodes)
             for (const auto &a : {n.mesh4, n.mesh6})
-                for (const auto &[m, pos] : meta)
-                    if (a && pos.line && m.contains(*a)) {
-                        error(pos, "metadata_extra " + m.str() + " covers the mesh address " +
-                                       a->str() + " of node '" + n.name +
-                                       "': the mesh would deny that node");
-                        break;
-                    }
+                if (const auto *m = a ? index.longest(host(*a)) : nullptr; m && m->second.line)
+                    error(m->second, "metadata_extra " + m->first.str() +
+                                         " covers the mesh address " + a->str() + " of node '" +
+                                         n.name + "': the mesh would deny that node");
     }
 
     void mss()

@@ -100,10 +100,13 @@ bool Prefix::contains(const IpAddr &a) const
 {
     if (a.v4 != addr.v4)
         return false;
-    for (int i = 0; i < mapped_len(); i++)
-        if (bit(a.bytes, i) != bit(addr.bytes, i))
-            return false;
-    return true;
+    const int bits = mapped_len(), whole = bits / 8, rest = bits % 8;
+    if (std::memcmp(a.bytes.data(), addr.bytes.data(), whole) != 0)
+        return false;
+    if (!rest)
+        return true;
+    const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+    return (a.bytes[whole] & mask) == (addr.bytes[whole] & mask);
 }
 
 bool Prefix::contains(const Prefix &p) const

@@ -4,6 +4,7 @@
 #include <map>
 #include <netinet/in.h>
 #include <set>
+#include <tuple>
 
 #include "compile.h"
 #include "config_check.h"
@@ -46,21 +47,12 @@ uint32_t port_count(const RuleCfg &r)
     return n;
 }
 
-bool covers(const RuleCfg &r, uint32_t port)
-{
-    if (r.ports.empty())
-        return true;
-    return std::any_of(r.ports.begin(), r.ports.end(),
-                       [&](const PortRange &p) { return port >= p.lo && port <= p.hi; });
-}
-
-// Precedence inside one role pair: true if a beats b.
-bool beats(const RuleCfg &a, size_t ia, const RuleCfg &b, size_t ib)
+// Precedence inside one role pair: true if a beats b (na, nb: their port counts).
+bool beats(const RuleCfg &a, size_t ia, uint32_t na, const RuleCfg &b, size_t ib, uint32_t nb)
 {
     bool a_specific = a.proto >= 0, b_specific = b.proto >= 0;
     if (a_specific != b_specific)
         return a_specific;
-    uint32_t na = port_count(a), nb = port_count(b);
     if (na != nb)
         return na < nb;
     if (a.action != b.action)
@@ -74,38 +66,62 @@ struct Cell {
     size_t winner;   // rule index
 };
 
-// Resolve one role pair into disjoint cells with their winning rule.
+// Resolve one role pair into disjoint cells with their winning rule: a sweep over the port
+// bounds with the active rules ordered by precedence, O(R log R) for R rules (a scan of every
+// rule per interval took 10 s for 16,384 rules in one pair).
 std::vector<Cell> resolve_pair(const Config &c, const std::vector<size_t> &rules)
 {
     std::vector<Cell> cells;
-    std::set<int> protos;
+    std::map<int, std::vector<size_t>> by_proto;
     for (auto i : rules)
-        protos.insert(c.rules[i].proto);
-    for (int proto : protos) {
-        std::vector<size_t> rs;
-        for (auto i : rules)
-            if (c.rules[i].proto == proto)
-                rs.push_back(i);
+        by_proto[c.rules[i].proto].push_back(i);
+    for (const auto &[proto, rs] : by_proto) {
+        // Precedence rank of each rule: 0 beats everything.
+        std::vector<uint32_t> count(rs.size());
+        for (size_t k = 0; k < rs.size(); k++)
+            count[k] = port_count(c.rules[rs[k]]);
+        std::vector<size_t> order(rs.size());
+        for (size_t k = 0; k < order.size(); k++)
+            order[k] = k;
+        std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+            return beats(c.rules[rs[x]], rs[x], count[x], c.rules[rs[y]], rs[y], count[y]);
+        });
+        std::vector<size_t> rank(rs.size());
+        for (size_t r = 0; r < order.size(); r++)
+            rank[order[r]] = r;
+        // (port, +1 start / -1 end, k): every range of every rule; no ports = all ports, and
+        // protocols without ports (icmp, any) are all one interval.
         bool ported = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
-        std::set<uint32_t> bounds = {0, 65536};
-        if (ported)
-            for (auto i : rs)
-                for (const auto &p : c.rules[i].ports) {
-                    bounds.insert(p.lo);
-                    bounds.insert(uint32_t(p.hi) + 1);
-                }
-        for (auto it = bounds.begin(); std::next(it) != bounds.end(); ++it) {
-            uint32_t lo = *it, hi = *std::next(it) - 1;
-            size_t best = SIZE_MAX;
-            for (auto i : rs)
-                if (!ported || covers(c.rules[i], lo))
-                    if (best == SIZE_MAX || beats(c.rules[i], i, c.rules[best], best))
-                        best = i;
-            if (best == SIZE_MAX)
+        std::vector<std::tuple<uint32_t, int, size_t>> events;
+        for (size_t k = 0; k < rs.size(); k++) {
+            const auto &r = c.rules[rs[k]];
+            if (!ported || r.ports.empty()) {
+                events.emplace_back(0, 1, k);
+                events.emplace_back(65536, -1, k);
                 continue;
+            }
+            for (const auto &p : r.ports) {
+                events.emplace_back(p.lo, 1, k);
+                events.emplace_back(uint32_t(p.hi) + 1, -1, k);
+            }
+        }
+        std::sort(events.begin(), events.end());
+        std::map<size_t, int> active; // rank -> how many of that rule's ranges cover here
+        size_t e = 0;
+        while (e < events.size()) {
+            uint32_t lo = std::get<0>(events[e]);
+            for (; e < events.size() && std::get<0>(events[e]) == lo; e++) {
+                auto [port, delta, k] = events[e];
+                if ((active[rank[k]] += delta) == 0)
+                    active.erase(rank[k]);
+            }
+            if (e == events.size() || active.empty())
+                continue;
+            uint32_t hi = std::get<0>(events[e]) - 1;
+            size_t best = rs[order[active.begin()->first]];
             if (!cells.empty() && cells.back().proto == proto && cells.back().winner == best &&
                 cells.back().hi + 1u == lo)
-                cells.back().hi = hi;
+                cells.back().hi = static_cast<uint16_t>(hi);
             else
                 cells.push_back({proto, uint16_t(lo), uint16_t(hi), best});
         }
@@ -117,19 +133,29 @@ using PairKey = std::pair<uint16_t, uint16_t>;
 
 std::map<PairKey, std::vector<size_t>> group_by_pair(const Config &c)
 {
+    std::map<std::string, uint16_t> ids;
+    for (const std::string name : {"world", "any"})
+        ids[name] = role_id(c, name);
+    for (size_t i = 0; i < c.identities.size(); i++)
+        ids.try_emplace(c.identities[i].name, static_cast<uint16_t>(i + 1));
+    auto id = [&](const std::string &n) {
+        auto it = ids.find(n);
+        return it == ids.end() ? XI_ROLE_WORLD : it->second;
+    };
     std::map<PairKey, std::vector<size_t>> pairs;
     for (size_t i = 0; i < c.rules.size(); i++)
-        pairs[{role_id(c, c.rules[i].from), role_id(c, c.rules[i].to)}].push_back(i);
+        pairs[{id(c.rules[i].from), id(c.rules[i].to)}].push_back(i);
     return pairs;
 }
 
-bool same_match(const RuleCfg &a, const RuleCfg &b)
+// What a rule matches inside its role pair: protocol and sorted ports. Rules with equal
+// matches are twins (a conflict, or a rule shadowed by an earlier one).
+using Match = std::pair<int, std::vector<PortRange>>;
+Match match_of(const RuleCfg &r)
 {
-    auto norm = [](std::vector<PortRange> v) {
-        std::sort(v.begin(), v.end());
-        return v;
-    };
-    return a.from == b.from && a.to == b.to && a.proto == b.proto && norm(a.ports) == norm(b.ports);
+    std::vector<PortRange> v = r.ports;
+    std::sort(v.begin(), v.end());
+    return {r.proto, v};
 }
 
 } // namespace
@@ -212,12 +238,29 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
         std::set<size_t> winners, conflicted;
         for (const auto &cell : resolve_pair(c, idx))
             winners.insert(cell.winner);
+        // Twins: for each rule, the first earlier rule of the pair with the same match, and the
+        // first earlier one with the same match and the opposite action (positions in idx).
+        constexpr size_t kNone = SIZE_MAX;
+        struct Firsts {
+            size_t any = kNone, allow = kNone, deny = kNone;
+        };
+        std::map<Match, Firsts> seen;
+        std::vector<size_t> twin_of(idx.size()), opposite_of(idx.size());
+        for (size_t k = 0; k < idx.size(); k++) {
+            const auto &r = c.rules[idx[k]];
+            auto &f = seen[match_of(r)];
+            twin_of[k] = f.any;
+            opposite_of[k] = r.action == Action::Allow ? f.deny : f.allow;
+            if (f.any == kNone)
+                f.any = k;
+            auto &mine = r.action == Action::Allow ? f.allow : f.deny;
+            if (mine == kNone)
+                mine = k;
+        }
         // Opposite actions on the same match: one error naming both, not an "unreachable" too.
         for (size_t k = 0; k < idx.size(); k++)
-            for (size_t m = 0; m < k; m++) {
+            if (size_t m = opposite_of[k]; m != kNone) {
                 const auto &r = c.rules[idx[k]], &twin = c.rules[idx[m]];
-                if (!same_match(twin, r) || twin.action == r.action)
-                    continue;
                 errors.push_back({c.path, r.pos,
                                   "rule '" + r.name + "' and rule '" + twin.name + "' (line " +
                                       std::to_string(twin.pos.line) +
@@ -230,10 +273,7 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
             const auto &r = c.rules[i];
             if (winners.count(i) || conflicted.count(i))
                 continue;
-            const RuleCfg *twin = nullptr;
-            for (size_t m = 0; m < k && !twin; m++)
-                if (same_match(c.rules[idx[m]], r))
-                    twin = &c.rules[idx[m]];
+            const RuleCfg *twin = twin_of[k] == kNone ? nullptr : &c.rules[idx[twin_of[k]]];
             std::string by =
                 twin ? "rule '" + twin->name + "' (line " + std::to_string(twin->pos.line) + ")"
                      : "more specific or earlier rules";
