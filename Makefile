@@ -2,17 +2,18 @@
 #   make demo   install what is missing, build, run the steering demo in network namespaces
 #   make test   install what is missing, build, run every host test (ends with ctest's summary)
 # Also: make build, make vmtest (tests inside VMs on Debian's 6.1 and 6.12 kernels),
-# make bench (benchmarks, docs/benchmarks.md), make format.
+# make bench (benchmarks, docs/benchmarks.md), make fuzz (the config fuzzer), make format.
 SHELL := /bin/bash
 BUILD_DIR ?= build
 
 # Every dependency is a Debian package; tools/install-deps installs only the missing ones.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake ninja-build g++ \
-	libcli11-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev \
+	libcli11-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev libyaml-dev libclang-rt-14-dev \
+	libgtest-dev libgmock-dev \
 	libcivetweb-dev nlohmann-json3-dev libssl-dev clang-format iproute2 wireguard-tools wireguard-go \
 	iputils-ping ethtool tcpdump nftables prometheus curl python3 util-linux procps kmod strace
 
-.PHONY: all deps bpffs build test demo bench format clean
+.PHONY: all deps bpffs build test demo bench fuzz format clean
 
 all: build
 
@@ -34,6 +35,11 @@ demo: build bpffs
 
 bench: build bpffs
 	@tools/bench $(BUILD_DIR)
+
+# The config fuzzer (tests/fuzz) for FUZZ_SECONDS; make test runs it for 60 s.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@tools/fuzz $(FUZZ_SECONDS)
 
 format:
 	@git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i

@@ -75,7 +75,9 @@ std::vector<Cell> resolve_pair(const Config &c, const std::vector<size_t> &rules
     std::map<int, std::vector<size_t>> by_proto;
     for (auto i : rules)
         by_proto[c.rules[i].proto].push_back(i);
-    for (const auto &[proto, rs] : by_proto) {
+    for (const auto &group : by_proto) {
+        const int proto = group.first;
+        const std::vector<size_t> &rs = group.second; // not a structured binding: lambdas use it
         // Precedence rank of each rule: 0 beats everything.
         std::vector<uint32_t> count(rs.size());
         for (size_t k = 0; k < rs.size(); k++)
