@@ -314,6 +314,20 @@ TEST(HostileConfig, OnlyUtf8Text)
     EXPECT_TRUE(ok.empty()) << ok[0];
 }
 
+TEST(HostileConfig, NoTabsInIndentation)
+{
+    // Found by the fuzzer: a tab before a comment on the first line; yaml-cpp reads the file,
+    // libyaml refuses it.
+    EXPECT_EQ(first_error(std::string("\t# fleet\n") + kBase),
+              "h.yaml:1:1: a tab in the indentation: YAML indents with spaces only");
+    EXPECT_EQ(first_error(with(kBase, "    protocol: tcp\n    ports: [8080]",
+                               "    protocol: tcp\n\t  ports: [8080]")),
+              "h.yaml:26:1: a tab in the indentation: YAML indents with spaces only");
+    auto ok =
+        errors_of(with(kBase, "hash_seed: 0x1234", "hash_seed:\t0x1234\t# tabs inside a line"));
+    EXPECT_TRUE(ok.empty()) << ok[0];
+}
+
 TEST(HostileConfig, AliasBombsAndDeepNestingStop)
 {
     std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
