@@ -591,6 +591,10 @@ size_t invalid_utf8_at(const std::string &text)
         // NEL, no U+FFFE/U+FFFF. yaml-cpp takes them (even in comments, where an escape
         // sequence can hide lines from whoever reads the file in a terminal); libyaml does not.
         // A NUL is UTF-16 text, or binary.
+        // A CR must end a line with its LF: alone, YAML (and libyaml) break the line there while
+        // yaml-cpp keeps reading a comment, and a terminal hides what precedes it (fuzzer).
+        if (cp == '\r' && (i + 1 == n || text[i + 1] != '\n'))
+            return i;
         if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7f ||
             (cp >= 0x80 && cp <= 0x9f && cp != 0x85) || cp == 0xfffe || cp == 0xffff)
             return i;
@@ -724,13 +728,16 @@ ConfigResult parse_config(const std::string &text, const std::string &file)
         char hex[8];
         std::snprintf(hex, sizeof(hex), "0x%02x", byte);
         // A NUL is UTF-16 text or binary, any other control character an edit gone wrong.
-        const bool control = byte != 0 && (byte < 0x20 || byte == 0x7f);
+        const bool control = byte != 0 && (byte < 0x20 || byte == 0x7f) && byte != '\r';
         res.errors.push_back(
             {file,
              {line, 0},
              control ? std::string("a control character (") + hex + ", byte " + std::to_string(at) +
                            "): YAML allows none, comments included"
-                     : "not UTF-8 text (byte " + std::to_string(at) + "): save the file as UTF-8"});
+             : byte == '\r'
+                 ? "a carriage return without a line feed (byte " + std::to_string(at) +
+                       "): end lines with LF or CR LF"
+                 : "not UTF-8 text (byte " + std::to_string(at) + "): save the file as UTF-8"});
         return res;
     }
     if (int line = tab_indented_line(text)) {

@@ -24,7 +24,7 @@ VMTEST_LABELS ?= root|vm
 VMTEST_EXCLUDE ?= hostonly|gtest
 # Whole gtest binaries, one process each, before the rest: the test_run cases (label gtest, one
 # ctest entry each on the host) cost 10x less in a batch under TCG (tests/CMakeLists.txt).
-VMTEST_BATCH ?= vmbatch
+VMTEST_BATCH ?= gtestbatch
 # One vCPU per VM. With two, qemu 7.2's multi-threaded TCG can run a stale translation of
 # kernel text that another vCPU just patched: `attach --replace` under traffic oopsed 6.12
 # guests ("Oops: int3" at bpf_dispatcher_xdp_func+0xa; 10 of 10 reproducer VMs, 0 with one

@@ -314,6 +314,23 @@ TEST(HostileConfig, OnlyUtf8Text)
     EXPECT_TRUE(ok.empty()) << ok[0];
 }
 
+TEST(HostileConfig, CarriageReturnsEndLinesWithTheirLineFeed)
+{
+    // Found by the fuzzer: CRs alone in a comment; libyaml breaks the line there and reads the
+    // rest as YAML, yaml-cpp reads it as the comment's.
+    EXPECT_EQ(first_error(with(kBase, "hash_seed: 0x1234", "hash_seed: 0x1234 # x\rversion: 2")),
+              "h.yaml:3:0: a carriage return without a line feed (byte 41): end lines with LF or "
+              "CR LF");
+    std::string crlf;
+    for (char ch : std::string(kBase)) {
+        if (ch == '\n')
+            crlf += '\r';
+        crlf += ch;
+    }
+    auto ok = errors_of(crlf);
+    EXPECT_TRUE(ok.empty()) << ok[0];
+}
+
 TEST(HostileConfig, NoTabsInIndentation)
 {
     // Found by the fuzzer: a tab before a comment on the first line; yaml-cpp reads the file,
