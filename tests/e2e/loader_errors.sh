@@ -224,7 +224,7 @@ bad_config() {
 test_bad_configs() {
     say "bad configs, one per error class: exit 1 with file:line:col, nothing pinned"
     bad_config yaml-syntax "    mesh_ipv4: 10.200.0.1" $'\tmesh_ipv4: 10.200.0.1' $'\tmesh_ipv4' \
-        "YAML syntax: illegal tab when looking for indentation"
+        "a tab in the indentation: YAML indents with spaces only"
     bad_config unknown-key "    mesh_ipv4: 10.200.1.11" $'    mesh_ipv4: 10.200.1.11\n    mesh_ip: 10.200.1.12' \
         "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)"
     bad_config bad-prefix "apps: [10.200.1.0/24]" "apps: [10.200.1.0/33]" "10.200.1.0/33" \

@@ -48,7 +48,7 @@ broken() {
 test_broken_copies() {
     say "broken copies of the example, one per error class"
     broken yaml-syntax "version: 1" $'version: 1\n\tlabel: x' $'\tlabel' \
-        "YAML syntax: illegal tab when looking for indentation"
+        "a tab in the indentation: YAML indents with spaces only"
     broken unknown-key "    mesh_ipv4: 10.201.0.11" $'    mesh_ipv4: 10.201.0.11\n    mesh_ip: 10.201.0.12' \
         "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)"
     broken bad-prefix "backends: [10.201.0.0/24]" "backends: [10.201.0.0/33]" "10.201.0.0/33" \

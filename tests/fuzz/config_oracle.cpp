@@ -27,8 +27,10 @@ public:
         yaml_parser_initialize(&parser_);
         yaml_parser_set_input_string(&parser_, data, size);
         loaded_ = yaml_parser_load(&parser_, &doc_) == 1;
-        if (!loaded_)
+        if (!loaded_) {
+            context_ = parser_.context ? parser_.context : "";
             return;
+        }
         yaml_document_t next;
         if (yaml_parser_load(&parser_, &next) == 1) {
             more_docs_ = yaml_document_get_root_node(&next) != nullptr;
@@ -47,6 +49,8 @@ public:
     Doc &operator=(const Doc &) = delete;
 
     bool loaded() const { return loaded_; }
+    // Where libyaml gave up, e.g. "while scanning an anchor".
+    const std::string &context() const { return context_; }
     bool more_docs() const { return more_docs_; }
     yaml_node_t *root() { return yaml_document_get_root_node(&doc_); }
     yaml_node_t *node(int id) { return yaml_document_get_node(&doc_, id); }
@@ -113,6 +117,7 @@ private:
     yaml_parser_t parser_{};
     yaml_document_t doc_{};
     bool loaded_ = false, more_docs_ = false;
+    std::string context_;
 };
 
 // An address as libyaml's text says, read with inet_pton (not IpAddr::parse): 16 bytes, IPv4
@@ -132,6 +137,12 @@ bool same_addr(const std::string &text, const IpAddr &a)
 
 std::string compare(Doc &d, const Config &c)
 {
+    // One known difference that changes no meaning: an anchor or alias name with characters
+    // beyond [A-Za-z0-9_-] ("&+e"), which yaml-cpp takes and libyaml refuses (the fuzzer's
+    // crash-7a8cb407; the name only pairs an alias with its anchor).
+    if (!d.loaded() &&
+        (d.context() == "while scanning an anchor" || d.context() == "while scanning an alias"))
+        return "";
     if (!d.loaded())
         return "libyaml cannot load a config the parser accepted";
     if (d.more_docs())
