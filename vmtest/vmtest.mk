@@ -37,6 +37,8 @@ export VMTEST_CPUS
 # Kernels on which the end-to-end steering flips run in every hand-off mode (the others run the
 # default mode only: CI's time budget, README "Kernel matrix").
 VMTEST_ALL_HANDOFFS ?= 6.12
+# Kernels on which bench_smoke runs (vmtest/matrix).
+VMTEST_BENCH_KERNELS ?= 6.1
 
 .PHONY: vmtest vmtest-deps vmtest-kernels vmtest-kernels-update vmtest-runner-test baseline
 
@@ -48,7 +50,7 @@ vmtest: build baseline
 	$(VMTEST_DIR)/deps
 	$(VMTEST_DIR)/kernels ensure $(VMTEST_KERNELS)
 	$(VMTEST_DIR)/selftest $(VMTEST_KERNELS)
-	VMTEST_ALL_HANDOFFS='$(VMTEST_ALL_HANDOFFS)' \
+	VMTEST_ALL_HANDOFFS='$(VMTEST_ALL_HANDOFFS)' VMTEST_BENCH_KERNELS='$(VMTEST_BENCH_KERNELS)' \
 	$(VMTEST_DIR)/matrix --build-dir '$(BUILD_DIR)' --labels '$(VMTEST_LABELS)' \
 		--exclude-labels '$(VMTEST_EXCLUDE)' --batch-labels '$(VMTEST_BATCH)' \
 		--timeout $(VMTEST_TIMEOUT) $(VMTEST_KERNELS)
