@@ -66,7 +66,10 @@ EOF
 # rc_config FILE RULES_YAML [RX_WEIGHT SIB_WEIGHT]: the fleet config with these rules
 # (senders -> edges, udp). Edge "sib" (10.200.0.3) exists only in the config: with weights
 # "0 100" it owns every VIP flow, and rx forwards them (encapsulated into its wg0, where the
-# frame leaves for tx, which ignores it); default "100 0": rx owns them all.
+# frame leaves for tx, which ignores it); default "100 0": rx owns them all. UDP flows stay
+# tracked for 600 s idle: reload_traffic's tracked flow must outlive the replaces by their
+# effect, not by a 60 s clock that a slow VM runs past (seen: 6.12 under TCG, both the
+# tracked and the untracked answer dropped as reply_only).
 rc_config() {
     cat >"$1" <<EOF
 version: 1
@@ -84,6 +87,7 @@ rules:
 $2
 default: {ingress: deny, egress: allow}
 reply_only: [backends]
+conntrack: {udp: 600}
 EOF
 }
 
