@@ -2,42 +2,13 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include "base_config.h"
 #include "config.h"
 
 namespace
 {
 
-const char *kBase = R"(version: 1
-fleet:
-  hash_seed: 0x1234
-nodes:
-  - name: edge-a
-    public_interface: eth0
-    mesh_ipv4: 10.200.0.1
-  - name: edge-b
-    public_interface: eth0
-    mesh_ipv4: 10.200.0.2
-  - name: app-1
-    mesh_ipv4: 10.201.0.1
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [80, 443]
-identities:
-  edges: [10.200.0.0/24]
-  apps: [10.201.0.0/24]
-rules:
-  - name: web
-    from: edges
-    to: apps
-    protocol: tcp
-    ports: [8080]
-    action: allow
-default:
-  ingress: deny
-  egress: allow
-)";
+using xi::test::kBase;
 
 xi::ConfigResult parse(const std::string &text)
 {
