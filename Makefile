@@ -36,7 +36,7 @@ demo: build bpffs
 bench: build bpffs
 	@tools/bench $(BUILD_DIR)
 
-# The config fuzzer (tests/fuzz) for FUZZ_SECONDS; make test runs it for 60 s.
+# The config fuzzer (tests/fuzz) for FUZZ_SECONDS; make test runs a short, seeded run (--smoke).
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@tools/fuzz $(FUZZ_SECONDS)

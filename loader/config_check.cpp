@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <netinet/in.h>
 #include <set>
 
@@ -173,7 +174,11 @@ struct Checker {
     void identities()
     {
         std::map<std::string, const IdentityCfg *> names;
-        std::map<Prefix, std::pair<const IdentityCfg *, Pos>> prefixes;
+        std::unordered_map<Prefix, std::pair<const IdentityCfg *, Pos>, PrefixHash> prefixes;
+        size_t total = 0;
+        for (const auto &id : c.identities)
+            total += id.prefixes.size();
+        prefixes.reserve(total);
         if (c.identities.size() > XI_MAX_ROLES - 2)
             error({}, "too many identities (at most " + std::to_string(XI_MAX_ROLES - 2) + ")");
         for (const auto &id : c.identities) {
@@ -200,6 +205,7 @@ struct Checker {
         }
         // Every node's mesh address must say unambiguously which role the node has.
         PrefixMap<const IdentityCfg *> index;
+        index.reserve(total);
         for (const auto &id : c.identities)
             for (const auto &p : id.prefixes)
                 index.insert(p.prefix, &id);

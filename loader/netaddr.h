@@ -43,6 +43,23 @@ struct Prefix {
     auto operator<=>(const Prefix &) const = default;
 };
 
+// A hash of 16 address bytes and a small integer (a length, a family bit): for the unordered
+// containers that index 100,000 identity prefixes, where ordered maps cost a third of validate.
+inline size_t hash_addr(const std::array<uint8_t, 16> &bytes, uint64_t extra)
+{
+    uint64_t a, b;
+    std::memcpy(&a, bytes.data(), 8);
+    std::memcpy(&b, bytes.data() + 8, 8);
+    return std::hash<uint64_t>()(a * 0x9e3779b97f4a7c15ull ^ b ^ extra * 0xff51afd7ed558ccdull);
+}
+
+struct PrefixHash {
+    size_t operator()(const Prefix &p) const
+    {
+        return hash_addr(p.addr.bytes, uint64_t(p.len) << 1 | p.addr.v4);
+    }
+};
+
 // Why an IPv6 text spells an address the datapath cannot tell from another one, or "": the maps
 // key IPv4 as ::ffff:a.b.c.d, so an IPv4-mapped IPv6 address (or a prefix of /96 and longer in
 // ::ffff:0:0/96) IS that IPv4 address and would alias it; a deprecated IPv4-compatible ::a.b.c.d
@@ -59,6 +76,7 @@ template <typename V>
 class PrefixMap
 {
 public:
+    void reserve(size_t n) { map_.reserve(n); }
     void insert(const Prefix &p, V v)
     {
         if (map_.try_emplace(key(p.addr, p.len, p.addr.v4), std::move(v)).second) {
@@ -103,11 +121,7 @@ private:
     struct KeyHash {
         size_t operator()(const Key &k) const
         {
-            uint64_t a, b;
-            std::memcpy(&a, k.bytes.data(), 8);
-            std::memcpy(&b, k.bytes.data() + 8, 8);
-            return std::hash<uint64_t>()(a * 0x9e3779b97f4a7c15ull ^ b ^
-                                         (uint64_t(k.len) << 1 | k.v4) * 0xff51afd7ed558ccdull);
+            return hash_addr(k.bytes, uint64_t(k.len) << 1 | k.v4);
         }
     };
     static Key key(const IpAddr &a, int len, bool v4)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 #include <netinet/in.h>
 #include <set>
 #include <tuple>
@@ -195,6 +196,9 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
     std::map<int, int> rules_on_line;
     for (const auto &r : c.rules)
         rules_on_line[r.pos.line]++;
+    std::unordered_set<std::string_view> roles;
+    for (const auto &id : c.identities)
+        roles.insert(id.name);
     bool refs_ok = true;
     for (auto &r : c.rules) {
         if (r.named && !valid_name(r.name))
@@ -202,7 +206,7 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
                               "rule name '" + r.name +
                                   "' must be 1-63 characters of letters, digits, '-', '_', '.'"});
         for (const auto *role : {&r.from, &r.to})
-            if (*role != "world" && *role != "any" && !c.find_identity(*role)) {
+            if (*role != "world" && *role != "any" && !roles.count(*role)) {
                 errors.push_back(
                     {c.path, r.pos,
                      "rule refers to unknown role '" + *role + "' (an identity, world or any)"});

@@ -39,6 +39,8 @@ export VMTEST_CPUS
 VMTEST_ALL_HANDOFFS ?= 6.12
 # Kernels on which bench_smoke runs (vmtest/matrix).
 VMTEST_BENCH_KERNELS ?= 6.1
+# Kernels on which the anykernel tests (reload_crash, serve_watch) run (vmtest/matrix).
+VMTEST_ANYKERNEL_KERNELS ?= 6.12
 
 .PHONY: vmtest vmtest-deps vmtest-kernels vmtest-kernels-update vmtest-runner-test baseline
 
@@ -51,6 +53,7 @@ vmtest: build baseline
 	$(VMTEST_DIR)/kernels ensure $(VMTEST_KERNELS)
 	$(VMTEST_DIR)/selftest $(VMTEST_KERNELS)
 	VMTEST_ALL_HANDOFFS='$(VMTEST_ALL_HANDOFFS)' VMTEST_BENCH_KERNELS='$(VMTEST_BENCH_KERNELS)' \
+	VMTEST_ANYKERNEL_KERNELS='$(VMTEST_ANYKERNEL_KERNELS)' \
 	$(VMTEST_DIR)/matrix --build-dir '$(BUILD_DIR)' --labels '$(VMTEST_LABELS)' \
 		--exclude-labels '$(VMTEST_EXCLUDE)' --batch-labels '$(VMTEST_BATCH)' \
 		--timeout $(VMTEST_TIMEOUT) $(VMTEST_KERNELS)

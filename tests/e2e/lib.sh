@@ -303,9 +303,17 @@ star_underlay() {
 # xrun CMD...: run CMD bounded (30 s: the loader's lock waits up to 30 s) without stopping the
 # test on failure; stdout in $XI_TMP/out, stderr in $XI_TMP/err, exit code in $RC.
 RC=0
+# One verb may take 30 s on the host; under a VM's TCG emulation loading the edge objects alone
+# costs 2.5-12 s each (verifier), more beside a running transfer (seen: 6.1's attach --replace
+# in upgrade_replace past 30 s), so there the limit grows by XI_VM_BUDGET_FACTOR like the budget.
+if [ "${VMTEST_GUEST:-}" = 1 ]; then
+    XI_XRUN_TIMEOUT=${XI_XRUN_TIMEOUT:-$((30 * ${XI_VM_BUDGET_FACTOR:-6}))}
+else
+    XI_XRUN_TIMEOUT=${XI_XRUN_TIMEOUT:-30}
+fi
 xrun() {
     set +e
-    timeout 30 "$@" >"$XI_TMP/out" 2>"$XI_TMP/err"
+    timeout "$XI_XRUN_TIMEOUT" "$@" >"$XI_TMP/out" 2>"$XI_TMP/err"
     RC=$?
     set -e
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <yaml-cpp/yaml.h>
 #include <yaml.h>
 
 #include <cstring>
@@ -18,10 +19,12 @@ namespace xi::fuzz
 namespace
 {
 
-// A libyaml document, read-only, with the lookups the comparison needs.
+// A libyaml document (its own composer, yaml_parser_load, not the loader's tree), read-only,
+// with the lookups the comparison needs.
 class Doc
 {
 public:
+    static constexpr const char *kName = "libyaml";
     Doc(const uint8_t *data, size_t size)
     {
         yaml_parser_initialize(&parser_);
@@ -120,6 +123,84 @@ private:
     std::string context_;
 };
 
+// The same lookups over yaml-cpp's reading: a second, wholly independent YAML implementation
+// (scanner, parser and composer), where Doc shares libyaml's scanner with the loader.
+class CppDoc
+{
+public:
+    static constexpr const char *kName = "yaml-cpp";
+    CppDoc(const uint8_t *data, size_t size)
+    {
+        try {
+            // Load, not LoadAll: LoadAll never returned on some inputs (the fuzzer's
+            // timeout-b5f9f477); the second-document check is Doc's.
+            root_ = YAML::Load(std::string(reinterpret_cast<const char *>(data), size));
+            loaded_ = true;
+        } catch (const YAML::Exception &e) {
+            context_ = e.msg;
+        }
+    }
+    bool loaded() const { return loaded_; }
+    const std::string &context() const { return context_; }
+    bool more_docs() const { return false; }
+    YAML::Node root() const { return root_; }
+
+    static std::string text(const YAML::Node &n)
+    {
+        return n && n.IsScalar() ? n.Scalar() : "<not a scalar>";
+    }
+    static YAML::Node get(const YAML::Node &map, const char *key)
+    {
+        if (!map || !map.IsMap())
+            return YAML::Node(YAML::NodeType::Undefined);
+        for (const auto &kv : map)
+            if (kv.first.IsScalar() && kv.first.Scalar() == key)
+                return kv.second;
+        return YAML::Node(YAML::NodeType::Undefined);
+    }
+    static std::vector<YAML::Node> items(const YAML::Node &seq)
+    {
+        std::vector<YAML::Node> out;
+        if (seq && seq.IsSequence())
+            for (const auto &i : seq)
+                out.push_back(i);
+        return out;
+    }
+    static std::vector<std::pair<YAML::Node, YAML::Node>> pairs(const YAML::Node &map)
+    {
+        std::vector<std::pair<YAML::Node, YAML::Node>> out;
+        if (map && map.IsMap())
+            for (const auto &kv : map)
+                out.emplace_back(kv.first, kv.second);
+        return out;
+    }
+    std::string duplicate_key() const
+    {
+        std::vector<YAML::Node> todo{root_};
+        while (!todo.empty()) {
+            YAML::Node n = todo.back();
+            todo.pop_back();
+            if (n.IsSequence())
+                for (const auto &i : n)
+                    todo.push_back(i);
+            if (n.IsMap()) {
+                std::set<std::string> keys;
+                for (const auto &kv : n) {
+                    if (kv.first.IsScalar() && !keys.insert(kv.first.Scalar()).second)
+                        return kv.first.Scalar();
+                    todo.push_back(kv.second);
+                }
+            }
+        }
+        return "";
+    }
+
+private:
+    YAML::Node root_;
+    bool loaded_ = false;
+    std::string context_;
+};
+
 // An address as libyaml's text says, read with inet_pton (not IpAddr::parse): 16 bytes, IPv4
 // mapped as the maps store it.
 bool same_addr(const std::string &text, const IpAddr &a)
@@ -135,22 +216,18 @@ bool same_addr(const std::string &text, const IpAddr &a)
     return std::memcmp(b, a.bytes.data(), 16) == 0;
 }
 
-std::string compare(Doc &d, const Config &c)
+template <typename D>
+std::string compare(D &d, const Config &c)
 {
-    // One known difference that changes no meaning: an anchor or alias name with characters
-    // beyond [A-Za-z0-9_-] ("&+e"), which yaml-cpp takes and libyaml refuses (the fuzzer's
-    // crash-7a8cb407; the name only pairs an alias with its anchor).
-    if (!d.loaded() &&
-        (d.context() == "while scanning an anchor" || d.context() == "while scanning an alias"))
-        return "";
     if (!d.loaded())
-        return "libyaml cannot load a config the parser accepted";
+        return std::string(D::kName) + " cannot load a config the parser accepted: " + d.context();
     if (d.more_docs())
-        return "libyaml sees a second document in an accepted config";
+        return std::string(D::kName) + " sees a second document in an accepted config";
     if (auto k = d.duplicate_key(); !k.empty())
-        return "libyaml sees the key '" + k + "' twice in one mapping of an accepted config";
-    yaml_node_t *root = d.root();
-    if (Doc::text(d.get(root, "version")) != "1")
+        return std::string(D::kName) + " sees the key '" + k +
+               "' twice in one mapping of an accepted config";
+    auto root = d.root();
+    if (D::text(d.get(root, "version")) != "1")
         return "version differs";
 
     auto nodes = d.items(d.get(root, "nodes"));
@@ -158,15 +235,15 @@ std::string compare(Doc &d, const Config &c)
         return "node count differs";
     for (size_t i = 0; i < nodes.size(); i++) {
         const auto &n = c.nodes[i];
-        if (Doc::text(d.get(nodes[i], "name")) != n.name)
+        if (D::text(d.get(nodes[i], "name")) != n.name)
             return "node " + std::to_string(i) + ": name differs";
-        auto *pub = d.get(nodes[i], "public_interface");
-        if ((pub ? Doc::text(pub) : "") != n.public_if)
+        auto pub = d.get(nodes[i], "public_interface");
+        if ((pub ? D::text(pub) : "") != n.public_if)
             return "node '" + n.name + "': public_interface differs";
-        auto *m4 = d.get(nodes[i], "mesh_ipv4"), *m6 = d.get(nodes[i], "mesh_ipv6");
-        if (bool(m4) != bool(n.mesh4) || (m4 && !same_addr(Doc::text(m4), *n.mesh4)))
+        auto m4 = d.get(nodes[i], "mesh_ipv4"), m6 = d.get(nodes[i], "mesh_ipv6");
+        if (bool(m4) != bool(n.mesh4) || (m4 && !same_addr(D::text(m4), *n.mesh4)))
             return "node '" + n.name + "': mesh_ipv4 differs";
-        if (bool(m6) != bool(n.mesh6) || (m6 && !same_addr(Doc::text(m6), *n.mesh6)))
+        if (bool(m6) != bool(n.mesh6) || (m6 && !same_addr(D::text(m6), *n.mesh6)))
             return "node '" + n.name + "': mesh_ipv6 differs";
     }
 
@@ -175,14 +252,14 @@ std::string compare(Doc &d, const Config &c)
         return "vip count differs";
     for (size_t i = 0; i < vips.size(); i++) {
         const auto &v = c.vips[i];
-        if (!same_addr(Doc::text(d.get(vips[i], "address")), v.addr))
+        if (!same_addr(D::text(d.get(vips[i], "address")), v.addr))
             return "vip '" + v.name + "': address differs";
-        std::string proto = Doc::text(d.get(vips[i], "protocol"));
+        std::string proto = D::text(d.get(vips[i], "protocol"));
         if ((proto == "tcp" ? IPPROTO_TCP : proto == "udp" ? IPPROTO_UDP : -1) != v.proto)
             return "vip '" + v.name + "': protocol differs";
         std::vector<uint16_t> ports;
-        for (auto *p : d.items(d.get(vips[i], "ports")))
-            ports.push_back(static_cast<uint16_t>(std::stoul(Doc::text(p))));
+        for (auto p : d.items(d.get(vips[i], "ports")))
+            ports.push_back(static_cast<uint16_t>(std::stoul(D::text(p))));
         if (ports != v.ports)
             return "vip '" + v.name + "': ports differ";
     }
@@ -191,7 +268,7 @@ std::string compare(Doc &d, const Config &c)
     if (ids.size() != c.identities.size())
         return "identity count differs";
     for (size_t i = 0; i < ids.size(); i++) {
-        if (Doc::text(ids[i].first) != c.identities[i].name)
+        if (D::text(ids[i].first) != c.identities[i].name)
             return "identity " + std::to_string(i) + ": name differs";
         if (d.items(ids[i].second).size() != c.identities[i].prefixes.size())
             return "identity '" + c.identities[i].name + "': prefix count differs";
@@ -202,20 +279,19 @@ std::string compare(Doc &d, const Config &c)
         return "rule count differs";
     for (size_t i = 0; i < rules.size(); i++) {
         const auto &r = c.rules[i];
-        std::string action = Doc::text(d.get(rules[i], "action"));
+        std::string action = D::text(d.get(rules[i], "action"));
         if ((action == "allow" ? Action::Allow : Action::Deny) != r.action ||
             (action != "allow" && action != "deny"))
             return "rule " + std::to_string(i) + ": action differs";
-        if (Doc::text(d.get(rules[i], "from")) != r.from ||
-            Doc::text(d.get(rules[i], "to")) != r.to)
+        if (D::text(d.get(rules[i], "from")) != r.from || D::text(d.get(rules[i], "to")) != r.to)
             return "rule " + std::to_string(i) + ": roles differ";
-        if (auto *name = d.get(rules[i], "name"); name && Doc::text(name) != r.name)
+        if (auto name = d.get(rules[i], "name"); name && D::text(name) != r.name)
             return "rule " + std::to_string(i) + ": name differs";
     }
 
-    auto *dflt = d.get(root, "default");
-    if ((Doc::text(d.get(dflt, "ingress")) == "allow") != c.default_ingress_allow ||
-        (Doc::text(d.get(dflt, "egress")) == "allow") != c.default_egress_allow)
+    auto dflt = d.get(root, "default");
+    if ((D::text(d.get(dflt, "ingress")) == "allow") != c.default_ingress_allow ||
+        (D::text(d.get(dflt, "egress")) == "allow") != c.default_egress_allow)
         return "default differs";
     return "";
 }
@@ -245,14 +321,18 @@ std::string check_config_bytes(const uint8_t *data, size_t size)
         // The compiler's own refusals (e.g. too many VIP entries to lay out) are errors the
         // user sees, like the parser's.
     }
-    return libyaml_disagrees(text, *res.config);
+    return oracle_disagrees(text, *res.config);
 }
 
-std::string libyaml_disagrees(const std::string &text, const Config &c)
+std::string oracle_disagrees(const std::string &text, const Config &c)
 {
-    Doc d(reinterpret_cast<const uint8_t *>(text.data()), text.size());
+    const auto *bytes = reinterpret_cast<const uint8_t *>(text.data());
     try {
-        return compare(d, c);
+        Doc d(bytes, text.size());
+        if (auto why = compare(d, c); !why.empty())
+            return why;
+        CppDoc cd(bytes, text.size());
+        return compare(cd, c);
     } catch (const std::exception &e) {
         return std::string("the comparison threw: ") + e.what();
     }

@@ -763,8 +763,13 @@ std::vector<NftLog> NftReference::read_until_sentinel(uint16_t seq)
             throw std::runtime_error(std::string("NFLOG recv: ") + strerror(errno));
         }
         int len = static_cast<int>(n);
+        // NLMSG_OK compares the unsigned nlmsg_len with the int length it counts down: its
+        // first test (len >= header) keeps that comparison sound, which clang cannot see.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
         for (auto *nh = reinterpret_cast<nlmsghdr *>(buf.data()); NLMSG_OK(nh, len);
              nh = NLMSG_NEXT(nh, len)) {
+#pragma GCC diagnostic pop
             if (nh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
                 continue;
             NftLog log;

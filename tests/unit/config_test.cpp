@@ -74,7 +74,8 @@ TEST(Config, ContentHashIsTheFileHash)
 TEST(Config, YamlSyntaxErrorHasPosition)
 {
     EXPECT_EQ(first_error("version: 1\nfleet: [\n"),
-              "test.yaml:3:1: YAML syntax: end of sequence flow not found");
+              "test.yaml:3:1: YAML syntax: did not find expected node content (while parsing a "
+              "flow node at line 3)");
 }
 
 TEST(Config, UnknownKeyNamedAtItsLine)
