@@ -5,6 +5,10 @@
 # make bench (benchmarks, docs/benchmarks.md), make fuzz (the config fuzzer), make format.
 SHELL := /bin/bash
 BUILD_DIR ?= build
+# The project's own builds are Release with warnings as errors (XI_WERROR; a packager's cmake
+# build has it off). CI builds this once; the ASan build (tools/sanitize) and the fuzzer's are
+# the other two configurations make test compiles.
+BUILD_TYPE ?= Release
 
 # Every dependency is a Debian package; tools/install-deps installs only the missing ones.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake ninja-build g++ \
@@ -24,7 +28,7 @@ bpffs:
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 build: deps
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXI_WERROR=ON >/dev/null
 	@cmake --build $(BUILD_DIR)
 
 test: build bpffs

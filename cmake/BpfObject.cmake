@@ -8,10 +8,14 @@ find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 
 set(BPF_CFLAGS
     -target bpf -mcpu=v3 -O2 -g
-    -Wall -Wextra -Werror
+    -Wall -Wextra
     -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/maps
     # Debian puts asm/ under the multiarch directory, which -target bpf does not search.
     -I/usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+
+if(XI_WERROR)
+    list(APPEND BPF_CFLAGS -Werror)
+endif()
 
 set(BPF_SKEL_DIR ${CMAKE_BINARY_DIR}/skel)
 file(MAKE_DIRECTORY ${BPF_SKEL_DIR})

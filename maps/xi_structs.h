@@ -277,7 +277,7 @@ XI_OFFSET_ASSERT(struct xi_event, sport, 40);
 XI_OFFSET_ASSERT(struct xi_event, src_role, 48);
 
 /* xi_event_tokens[bucket] (per CPU): the events this CPU may still make, refilled by the
- * consumer (loader/event_budget.cpp), which also records when it last did. */
+ * consumer (loader/kernel/event_budget.cpp), which also records when it last did. */
 struct xi_tokens {
     __u64 last_ns;
     __u64 tokens;

@@ -4,7 +4,7 @@
 # asserted anywhere. Exit 77 (skip) without CAP_BPF/CAP_NET_ADMIN; tools/run-tests reports it.
 #
 # Hand-off modes: the steering sections measure every mode this kernel runs (xdp-mark only where
-# XDP may call bpf_xdp_adjust_meta, decided by loader/handoff.h's probe) and print which ones
+# XDP may call bpf_xdp_adjust_meta, decided by loader/kernel/handoff.h's probe) and print which ones
 # they measured; this test shows those lines. Where the kernel allows xdp-mark, the xdp and live
 # sections run once more as on a kernel that refuses it (XI_TEST_XDP_META_REFUSED=1 makes the
 # probe fail for real), so the tc-only path of the benchmark is exercised here too.

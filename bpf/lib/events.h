@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Deny and steering events for `xdp-ingress monitor`, through a ring buffer, rate-limited in the
- * kernel by a per-CPU budget of events that the consumer refills (loader/event_budget.cpp: every
- * ~100 ms, from the generation's rate and burst). The packet path reads no clock and divides
+ * kernel by a per-CPU budget of events that the consumer refills (loader/kernel/event_budget.cpp:
+ * every ~100 ms, from the generation's rate and burst). The packet path reads no clock and divides
  * nothing: one per-CPU array lookup and a decrement. With nobody reading the ring buffer
  * nothing refills it and no events are made; a flood of denied or steered packets costs a
  * counter increment each, not a wake-up of userspace each.

@@ -11,6 +11,7 @@
 #define XI_BPF_GEN_H
 
 #include "common.h"
+#include "xi_names.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -41,7 +42,7 @@ struct {
 /* Maglev: slot -> node slot. BPF_F_INNER_MAP lets a reload change the table size. */
 struct xi_maglev_inner {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(map_flags, BPF_F_INNER_MAP);
+    __uint(map_flags, XI_MAGLEV_INNER_FLAGS);
     __uint(max_entries, XI_MAGLEV_DEFAULT_SIZE);
     __uint(key_size, sizeof(__u32));
     __uint(value_size, sizeof(__u32));
@@ -64,8 +65,8 @@ struct {
 /* Identities (and metadata addresses, and node mesh addresses): address -> role. */
 struct xi_idents_inner {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, 1048576);
+    __uint(map_flags, XI_LPM_INNER_FLAGS);
+    __uint(max_entries, XI_LPM_INNER_MAX_ENTRIES);
     __uint(key_size, sizeof(struct xi_ident_key));
     __uint(value_size, sizeof(struct xi_ident));
 };
@@ -80,8 +81,8 @@ struct {
 /* Rules: (src role, dst role, protocol, port prefix) -> action + rule slot. */
 struct xi_rules_inner {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, 1048576);
+    __uint(map_flags, XI_LPM_INNER_FLAGS);
+    __uint(max_entries, XI_LPM_INNER_MAX_ENTRIES);
     __uint(key_size, sizeof(struct xi_rule_key));
     __uint(value_size, sizeof(struct xi_rule));
 };

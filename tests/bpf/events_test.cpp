@@ -1,5 +1,5 @@
 // Deny events: what the ring buffer carries, and the per-CPU budget that limits it (spent by the
-// datapath, refilled by the reader: loader/event_budget.h).
+// datapath, refilled by the reader: loader/kernel/event_budget.h).
 #include <chrono>
 #include <gtest/gtest.h>
 #include <sched.h>

@@ -6,6 +6,7 @@
 #include "bpffs.h"
 #include "datapath.h"
 #include "privileges.h"
+#include "xi_names.h"
 
 namespace
 {
@@ -36,6 +37,24 @@ TEST_F(LoadTest, EdgeObjectsLoadWithL3MeshEntries)
                    xi::Prog::MeshIngress, xi::Prog::MeshEgress})
         EXPECT_GE(dp.prog_fd(p), 0) << dp.prog_name(p);
     EXPECT_EQ(dp.prog_name(xi::Prog::MeshIngress), "xi_mesh_in_l3");
+}
+
+TEST_F(LoadTest, EveryNamedMapIsPinnedUnderItsName)
+{
+    // maps/xi_names.h is the one place the loader takes map names from; each must be the name
+    // of a map the BPF objects declare and pin, or the loader would open nothing.
+    xi::Datapath dp({dir_, true, false});
+    for (const char *name : {
+#define XI_NAME_ITEM(n) n,
+             XI_PINNED_MAPS(XI_NAME_ITEM)
+#undef XI_NAME_ITEM
+         }) {
+        int fd = bpf_obj_get((dir_ + "/" + name).c_str());
+        EXPECT_GE(fd, 0) << name << " is not pinned in " << dir_;
+        if (fd >= 0)
+            close(fd);
+        EXPECT_GE(dp.map_fd(name), 0) << name;
+    }
 }
 
 TEST_F(LoadTest, BackendLoadsOnlyMeshObjectsWithL2Entries)

@@ -1,7 +1,7 @@
 // A trusted reference for the mesh policy: the same Config expressed as an nftables ruleset,
 // and a throwaway network namespace that judges packets with it (the differential test).
 //
-// The translation (nft_ruleset) is written from the documented policy model (loader/policy.h,
+// The translation (nft_ruleset) is written from the documented policy model (loader/model/policy.h,
 // ARCHITECTURE.md), never by calling our compiler:
 //   - metadata services (and their IPv4-mapped forms) denied first, both ways;
 //   - IPv6 neighbour discovery on the link (hop limit 255) and link-local MLD allowed;

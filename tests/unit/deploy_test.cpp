@@ -165,10 +165,10 @@ TEST(Deploy, MetricNamesInDashboardAndAlertsExist)
     EXPECT_FALSE(alerts.empty());
     for (const auto &n : dash)
         EXPECT_TRUE(exported.count(n)) << "dashboard uses " << n << ", which the agent does not "
-                                       << "export (loader/metrics.cpp)";
+                                       << "export (loader/agent/metrics.cpp)";
     for (const auto &n : alerts)
         EXPECT_TRUE(exported.count(n)) << "alerts.yaml uses " << n << ", which the agent does "
-                                       << "not export (loader/metrics.cpp)";
+                                       << "not export (loader/agent/metrics.cpp)";
     // ... and the dashboard shows every family the agent exports.
     for (const auto &n : exported)
         EXPECT_TRUE(dash.count(n)) << n << " is exported but not on the dashboard";

@@ -1,5 +1,5 @@
-// The YAML tree the config reader walks (loader/yaml_doc.h): what it reads, and what it refuses
-// before any reader could see it.
+// The YAML tree the config reader walks (loader/model/yaml_doc.h): what it reads, and what it
+// refuses before any reader could see it.
 #include <gtest/gtest.h>
 
 #include "yaml_doc.h"

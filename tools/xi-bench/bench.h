@@ -120,9 +120,9 @@ private:
 std::string pin_dir_for(const Options &o, const std::string &what);
 void remove_pin_dir(const std::string &dir);
 
-// ---- hand-off modes (loader/handoff.h) ---------------------------------------------------
+// ---- hand-off modes (loader/kernel/handoff.h) ---------------------------------------------------
 // The modes this kernel can run (tc always; xdp-mark where XDP may call bpf_xdp_adjust_meta,
-// decided by loader/handoff.h's probe_xdp_meta()). Prints one line saying which modes the
+// decided by loader/kernel/handoff.h's probe_xdp_meta()). Prints one line saying which modes the
 // section measures and why a mode is left out, so a run never skips silently.
 std::vector<uint8_t> runnable_modes(const std::string &section);
 const char *mode_label(uint8_t handoff); // "tc", "xdp-mark"

@@ -8,6 +8,7 @@
 #include "counters.h"
 #include "error.h"
 #include "xi_structs.h"
+#include "xi_names.h"
 
 namespace xi
 {
@@ -29,9 +30,9 @@ int open_pin(const std::string &dir, const char *name)
 EventBudget::EventBudget(const std::string &dir)
 {
     try {
-        tokens_ = open_pin(dir, "xi_event_tokens");
-        active_ = open_pin(dir, "xi_active");
-        config_ = open_pin(dir, "xi_gen_config");
+        tokens_ = open_pin(dir, XI_MAP_EVENT_TOKENS);
+        active_ = open_pin(dir, XI_MAP_ACTIVE);
+        config_ = open_pin(dir, XI_MAP_GEN_CONFIG);
     } catch (...) {
         for (int fd : {tokens_, active_, config_})
             if (fd >= 0)
@@ -95,7 +96,7 @@ void EventBudget::refill()
 
 void EventBudget::clear(const std::string &dir)
 {
-    int fd = open_pin(dir, "xi_event_tokens");
+    int fd = open_pin(dir, XI_MAP_EVENT_TOKENS);
     std::vector<xi_tokens> zeros(static_cast<size_t>(possible_cpus()));
     for (uint32_t b = 0; b < kBuckets; b++) {
         if (bpf_map_update_elem(fd, &b, zeros.data(), BPF_ANY) != 0) {

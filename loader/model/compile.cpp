@@ -11,6 +11,7 @@
 #include "error.h"
 #include "maglev.h"
 #include "policy.h"
+#include "slots.h"
 #include "xi_hash.h"
 
 namespace xi
@@ -26,38 +27,6 @@ const std::vector<std::string> &metadata_addresses()
         "fd00:ec2::254",   // AWS IMDS over IPv6
     };
     return addrs;
-}
-
-std::vector<std::string> assign_slots(const std::vector<std::string> &names,
-                                      const std::vector<std::string> &previous, size_t capacity)
-{
-    if (names.size() > capacity)
-        throw Error("too many entries for " + std::to_string(capacity) + " slots");
-    std::vector<std::string> slots(capacity);
-    std::set<std::string> wanted(names.begin(), names.end()), placed;
-    for (size_t i = 0; i < previous.size() && i < capacity; i++)
-        if (!previous[i].empty() && wanted.count(previous[i])) {
-            slots[i] = previous[i];
-            placed.insert(previous[i]);
-        }
-    size_t next = 0;
-    for (const auto &n : names) {
-        if (placed.count(n))
-            continue;
-        // Prefer slots never used by the previous generation, so a freed slot's counters are
-        // not inherited by a new name right away.
-        auto is_free = [&](size_t i) {
-            return slots[i].empty() && (i >= previous.size() || previous[i].empty());
-        };
-        while (next < capacity && !is_free(next))
-            next++;
-        size_t s = next;
-        if (s == capacity)
-            s = std::find(slots.begin(), slots.end(), std::string()) - slots.begin();
-        slots[s] = n;
-        placed.insert(n);
-    }
-    return slots;
 }
 
 namespace
@@ -337,8 +306,8 @@ GenContent compile_generation(const CompileInput &in)
         cfg.vip_mss4 = vip_mss4(min_edge_mtu);
         cfg.vip_mss6 = vip_mss6(min_edge_mtu);
     }
-    cfg.mesh_mss4 = c.mesh_mss4 ? c.mesh_mss4 : mtu - 40;
-    cfg.mesh_mss6 = c.mesh_mss6 ? c.mesh_mss6 : mtu - 60;
+    cfg.mesh_mss4 = c.mesh_mss4 ? c.mesh_mss4 : mesh_mss4(mtu);
+    cfg.mesh_mss6 = c.mesh_mss6 ? c.mesh_mss6 : mesh_mss6(mtu);
     cfg.ct_tcp_established_s = c.ct_tcp_established;
     cfg.ct_tcp_transitory_s = c.ct_tcp_transitory;
     cfg.ct_udp_s = c.ct_udp;

@@ -453,4 +453,15 @@ DetachReport detach_instance(const Paths &p, const std::string &instance, bool t
     return rep;
 }
 
+void log_reload(const ReloadReport &r)
+{
+    const auto &s = r.state;
+    spdlog::info("audit: reload instance={} node={} config={} config_sha256={}->{} "
+                 "table_sha256={}->{} generation={}->{} tables_reused={} fill_ms={:.1f}",
+                 s.instance, s.node, s.config_path, r.old_config_sha256.substr(0, 16),
+                 s.config_sha256.substr(0, 16), r.old_table_sha256.substr(0, 16),
+                 s.table_sha256.substr(0, 16), r.old_generation, s.generation, r.tables_reused,
+                 r.fill_ms);
+}
+
 } // namespace xi

@@ -10,14 +10,10 @@
 
 #include "config.h"
 #include "xi_structs.h"
+#include "xi_names.h"
 
 namespace xi
 {
-
-// Stable slot numbers for names (nodes, rules): counters are indexed by slot, so a name keeps
-// its slot across reloads; new names take free slots, removed names free theirs.
-std::vector<std::string> assign_slots(const std::vector<std::string> &names,
-                                      const std::vector<std::string> &previous, size_t capacity);
 
 struct GenContent {
     xi_gen_config cfg{};
@@ -60,11 +56,20 @@ uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
 // MSS that still fits a mesh of the given MTU after IPIP (v4) / IP6IP6 (v6) encapsulation.
 inline uint32_t vip_mss4(uint32_t mesh_mtu)
 {
-    return mesh_mtu - 20 - 20 - 20;
+    return mesh_mtu - XI_ENCAP_OVERHEAD_V4 - XI_MSS_HDRS_V4;
 }
 inline uint32_t vip_mss6(uint32_t mesh_mtu)
 {
-    return mesh_mtu - 40 - 40 - 20;
+    return mesh_mtu - XI_ENCAP_OVERHEAD_V6 - XI_MSS_HDRS_V6;
+}
+// MSS of a connection carried by the mesh itself (no further encapsulation).
+inline uint32_t mesh_mss4(uint32_t mesh_mtu)
+{
+    return mesh_mtu - XI_MSS_HDRS_V4;
+}
+inline uint32_t mesh_mss6(uint32_t mesh_mtu)
+{
+    return mesh_mtu - XI_MSS_HDRS_V6;
 }
 
 } // namespace xi

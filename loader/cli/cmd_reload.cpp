@@ -11,17 +11,6 @@
 namespace xi
 {
 
-void log_reload(const ReloadReport &r)
-{
-    const auto &s = r.state;
-    spdlog::info("audit: reload instance={} node={} config={} config_sha256={}->{} "
-                 "table_sha256={}->{} generation={}->{} tables_reused={} fill_ms={:.1f}",
-                 s.instance, s.node, s.config_path, r.old_config_sha256.substr(0, 16),
-                 s.config_sha256.substr(0, 16), r.old_table_sha256.substr(0, 16),
-                 s.table_sha256.substr(0, 16), r.old_generation, s.generation, r.tables_reused,
-                 r.fill_ms);
-}
-
 void add_reload_command(CLI::App &app, Globals &g, Runner &run)
 {
     struct Opts {

@@ -10,6 +10,7 @@
 #include "publish.h"
 #include "state.h"
 #include "xi_reasons.h"
+#include "xi_version.h"
 
 namespace xi
 {
@@ -104,6 +105,7 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
     nlohmann::json j;
     j["instance"] = instance;
     j["pin_dir"] = dir;
+    j["loader_version"] = XI_VERSION; // of the binary reading the pins
     auto st = load_state(dir);
     if (!st) {
         j["state"] = "incomplete";
@@ -230,6 +232,8 @@ std::string render_status(const nlohmann::json &instances)
                     << r["bytes"] << " bytes\n";
         }
     }
+    if (!instances.empty()) // the reader's build, as in --version and xdp_ingress_build_info
+        out << "read by xdp-ingress " << XI_VERSION << "\n";
     return out.str();
 }
 

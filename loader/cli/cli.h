@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bpffs.h"
+#include "json_text.h"
 
 namespace xi
 {
@@ -17,7 +18,6 @@ struct Globals {
 };
 
 // A JSON document as text; bytes that are not UTF-8 (from user input) become U+FFFD.
-std::string json_text(const nlohmann::json &j, int indent = -1);
 // Print a JSON document (pretty with -p) on stdout.
 void print_json(const Globals &g, const nlohmann::json &j);
 // bpftool style: "Error: <what>: <strerror> -- <hint>" on stderr, or {"error": ...} on stdout.

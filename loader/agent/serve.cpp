@@ -20,11 +20,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "commands.h"
 #include "digest.h"
 #include "error.h"
 #include "health.h"
 #include "instance.h"
+#include "json_text.h"
 #include "metrics.h"
 #include "state.h"
 

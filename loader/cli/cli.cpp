@@ -11,13 +11,6 @@
 namespace xi
 {
 
-std::string json_text(const nlohmann::json &j, int indent)
-{
-    // Error texts quote what the user typed, which may not be UTF-8: replace such bytes with
-    // U+FFFD rather than throw (an exception here, inside main's handler, aborted the process).
-    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 void print_json(const Globals &g, const nlohmann::json &j)
 {
     std::cout << json_text(j, g.pretty ? 2 : -1) << std::endl;

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "error.h"
 #include "instance.h"
+#include "xi_version.h"
 
 namespace
 {
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
     CLI::App app{"xdp-ingress: anycast flow steering and mesh micro-segmentation (XDP + TC)",
                  "xdp-ingress"};
     app.set_help_flag("-h,--help", "Show help (also: xdp-ingress help [VERB])");
+    app.set_version_flag("-V,--version", "xdp-ingress " XI_VERSION,
+                         "Show the version (git describe)");
     app.add_flag("-j,--json", g.json, "JSON output");
     app.add_flag("-p,--pretty", g.pretty, "Pretty-printed JSON (implies --json)");
     app.add_flag("-v,--verbose", g.verbose, "Debug output, including libbpf's messages");
@@ -96,6 +99,8 @@ int main(int argc, char **argv)
     } catch (const CLI::CallForHelp &e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
         // Usage errors exit 2 (like bpftool and getopt tools), not CLI11's 100+ codes; a run

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "xi_common.h"
+#include "xi_names.h"
 
 namespace xi
 {
@@ -16,7 +17,7 @@ namespace xi
 namespace
 {
 
-constexpr const char *kCatalogMap = "xi_catalog";
+constexpr const char *kCatalogMap = XI_MAP_CATALOG;
 constexpr size_t kNameLen = 64;
 constexpr uint32_t kCatalogNodes = 0;
 constexpr uint32_t kCatalogRules = kCatalogNodes + XI_MAX_NODES;
@@ -145,13 +146,13 @@ GenMaps GenMaps::open_pinned(const std::string &dir)
 {
     GenMaps m;
     m.owned_ = true;
-    m.active = open_map(dir, "xi_active");
-    m.gen_config = open_map(dir, "xi_gen_config");
-    m.nodes = open_map(dir, "xi_nodes");
-    m.maglev = open_map(dir, "xi_maglev");
-    m.vips = open_map(dir, "xi_vip_slots");
-    m.idents = open_map(dir, "xi_idents");
-    m.rules = open_map(dir, "xi_rules");
+    m.active = open_map(dir, XI_MAP_ACTIVE);
+    m.gen_config = open_map(dir, XI_MAP_GEN_CONFIG);
+    m.nodes = open_map(dir, XI_MAP_NODES);
+    m.maglev = open_map(dir, XI_MAP_MAGLEV);
+    m.vips = open_map(dir, XI_MAP_VIP_SLOTS);
+    m.idents = open_map(dir, XI_MAP_IDENTS);
+    m.rules = open_map(dir, XI_MAP_RULES);
     m.catalog = open_or_create_catalog(dir);
     return m;
 }
@@ -236,8 +237,8 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
         table.reserve(g.maglev.size());
         for (uint32_t i = 0; i < g.maglev.size(); i++)
             table.emplace_back(i, g.maglev[i]);
-        return make_inner(BPF_MAP_TYPE_ARRAY, "xi_maglev_tbl", g.maglev.size(), BPF_F_INNER_MAP,
-                          table);
+        return make_inner(BPF_MAP_TYPE_ARRAY, XI_MAP_MAGLEV_INNER, g.maglev.size(),
+                          XI_MAGLEV_INNER_FLAGS, table);
     });
     // The arrays of the slot are written in place, so only after the first map-in-map update
     // above: the kernel waits for running programs on those (an RCU grace period), so no
@@ -245,20 +246,20 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
     std::vector<uint32_t> node_keys;
     for (uint32_t i = 0; i < XI_MAX_NODES; i++)
         node_keys.push_back(slot * XI_MAX_NODES + i);
-    update_all(m.nodes, node_keys, g.nodes, "xi_nodes");
+    update_all(m.nodes, node_keys, g.nodes, XI_MAP_NODES);
     test_pause("mid-fill");
     // The VIP table is a plain array (inlined lookups): its slot's region is rewritten.
     std::vector<uint32_t> vip_keys;
     for (uint32_t i = 0; i < XI_VIP_TABLE_SLOTS; i++)
         vip_keys.push_back(slot * XI_VIP_TABLE_SLOTS + i);
-    update_all(m.vips, vip_keys, g.vip_slots, "xi_vip_slots");
+    update_all(m.vips, vip_keys, g.vip_slots, XI_MAP_VIP_SLOTS);
     install(m.idents, kTableIdents, "identity table", [&] {
-        return make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_idents_tbl", 1048576, BPF_F_NO_PREALLOC,
-                          g.idents);
+        return make_inner(BPF_MAP_TYPE_LPM_TRIE, XI_MAP_IDENTS_INNER, XI_LPM_INNER_MAX_ENTRIES,
+                          XI_LPM_INNER_FLAGS, g.idents);
     });
     install(m.rules, kTableRules, "rule table", [&] {
-        return make_inner(BPF_MAP_TYPE_LPM_TRIE, "xi_rules_tbl", 1048576, BPF_F_NO_PREALLOC,
-                          g.rules);
+        return make_inner(BPF_MAP_TYPE_LPM_TRIE, XI_MAP_RULES_INNER, XI_LPM_INNER_MAX_ENTRIES,
+                          XI_LPM_INNER_FLAGS, g.rules);
     });
     check(bpf_map_update_elem(m.gen_config, &slot, &g.cfg, BPF_ANY), "cannot write xi_gen_config");
     auto t1 = std::chrono::steady_clock::now();

@@ -34,7 +34,4 @@ void add_datapath_flags(CLI::App *cmd, DatapathFlags &f);
 XdpModeRequest xdp_mode_request(const DatapathFlags &f);
 HandoffRequest handoff_request(const DatapathFlags &f);
 
-struct ReloadReport;
-void log_reload(const ReloadReport &r); // the audit line
-
 } // namespace xi

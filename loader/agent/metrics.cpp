@@ -13,6 +13,8 @@
 #include "publish.h"
 #include "state.h"
 #include "xi_reasons.h"
+#include "xi_version.h"
+#include "xi_names.h"
 
 namespace xi
 {
@@ -34,6 +36,7 @@ const std::vector<std::pair<std::string, std::string>> kFamilies = {
     {"xdp_ingress_rule_packets_total", "Packets decided by each policy rule."},
     {"xdp_ingress_rule_bytes_total", "Bytes decided by each policy rule."},
     {"xdp_ingress_generation", "Number of the policy generation the datapath runs."},
+    {"xdp_ingress_build_info", "The xdp-ingress build serving these metrics (git describe)."},
     {"xdp_ingress_config_info",
      "Content hashes of the running config and Maglev table (compare them across edges)."},
     {"xdp_ingress_reloads_total", "Config reloads, by result."},
@@ -162,6 +165,9 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     if (!handoff.metric.empty())
         out.push_back(handoff);
 
+    auto build = family("xdp_ingress_build_info", MetricType::Gauge);
+    build.metric.push_back(metric({inst, {"version", XI_VERSION}}, 1, MetricType::Gauge));
+    out.push_back(build);
     auto info = family("xdp_ingress_config_info", MetricType::Gauge);
     info.metric.push_back(metric({inst,
                                   {"node", st->node},
@@ -188,7 +194,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
 
     // Counters by hook and reason: every stable reason of every attached hook, zeros included,
     // so rate() works from the first scrape.
-    if (int fd = open_pin(dir, "xi_stats"); fd >= 0) {
+    if (int fd = open_pin(dir, XI_MAP_STATS); fd >= 0) {
         auto all = percpu_array_sums(fd, XI_HOOK_SLOTS * XI_REASON_SLOTS, 1);
         close(fd);
         auto pk = family("xdp_ingress_packets_total", MetricType::Counter);
@@ -212,7 +218,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     try {
         auto maps = GenMaps::open_pinned(dir);
         auto node_names = read_catalog(maps, CatalogKind::Node);
-        if (int fd = open_pin(dir, "xi_node_stats"); fd >= 0) {
+        if (int fd = open_pin(dir, XI_MAP_NODE_STATS); fd >= 0) {
             auto all = percpu_array_sums(fd, XI_MAX_NODES * XI_NODE_CTR_SLOTS, 1);
             close(fd);
             auto pp = family("xdp_ingress_peer_packets_total", MetricType::Counter);
@@ -234,7 +240,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
             out.push_back(pb);
         }
         auto rule_names = read_catalog(maps, CatalogKind::Rule);
-        if (int fd = open_pin(dir, "xi_rule_stats"); fd >= 0) {
+        if (int fd = open_pin(dir, XI_MAP_RULE_STATS); fd >= 0) {
             auto rows = read_rule_counters(fd, rule_names);
             close(fd);
             auto rp = family("xdp_ingress_rule_packets_total", MetricType::Counter);

@@ -7,7 +7,7 @@
 #include <set>
 #include <tuple>
 
-#include "compile.h"
+#include "slots.h"
 #include "config_check.h"
 
 namespace xi

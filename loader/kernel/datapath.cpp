@@ -12,6 +12,7 @@
 #include "tc_public_egress.skel.h"
 #include "tc_public_ingress.skel.h"
 #include "xdp_public.skel.h"
+#include "xi_common.h"
 
 namespace xi
 {
@@ -193,7 +194,7 @@ int Datapath::map_fd(const std::string &name) const
 
 bool is_datapath_map_name(const std::string &name)
 {
-    return name.rfind("xi_", 0) == 0;
+    return name.rfind(XI_MAP_PREFIX, 0) == 0;
 }
 
 } // namespace xi

@@ -66,6 +66,7 @@ struct ReloadReport {
 // Validate, compile, publish into the inactive slot, flip. A bad file changes nothing (throws
 // ConfigErrors after recording the failure); so does a config that would move the programs.
 ReloadReport reload_instance(const ReloadOptions &o);
+void log_reload(const ReloadReport &r); // the audit line (reload verb and serve's reloads)
 
 struct DetachReport {
     bool was_attached = false;

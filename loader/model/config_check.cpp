@@ -272,14 +272,14 @@ struct Checker {
         uint32_t min_mtu = c.mesh_mtu;
         for (const auto &n : c.nodes)
             min_mtu = std::min(min_mtu, c.node_mtu(n));
-        if (c.mesh_mss4 && c.mesh_mss4 > min_mtu - 40)
+        if (c.mesh_mss4 && c.mesh_mss4 > mesh_mss4(min_mtu))
             error({}, "mss.mesh_ipv4 " + std::to_string(c.mesh_mss4) +
                           " does not fit the smallest mesh MTU " + std::to_string(min_mtu) +
-                          " (at most MTU - 40)");
-        if (c.mesh_mss6 && c.mesh_mss6 > min_mtu - 60)
+                          " (at most MTU - " + std::to_string(XI_MSS_HDRS_V4) + ")");
+        if (c.mesh_mss6 && c.mesh_mss6 > mesh_mss6(min_mtu))
             error({}, "mss.mesh_ipv6 " + std::to_string(c.mesh_mss6) +
                           " does not fit the smallest mesh MTU " + std::to_string(min_mtu) +
-                          " (at most MTU - 60)");
+                          " (at most MTU - " + std::to_string(XI_MSS_HDRS_V6) + ")");
     }
 };
 
