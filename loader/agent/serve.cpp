@@ -81,7 +81,8 @@ std::string dir_of(const std::string &path)
 class Agent
 {
 public:
-    explicit Agent(const ServeOptions &o) : o_(o), inst_(o.instance.empty() ? o.node : o.instance)
+    explicit Agent(const ServeOptions &o)
+        : o_(o), inst_(o.attach.instance.empty() ? o.attach.node : o.attach.instance)
     {
         // Blocked before any thread exists (the HTTP server's threads inherit the mask), so
         // SIGHUP/SIGTERM reach the signalfd instead of killing the process.
@@ -101,16 +102,10 @@ public:
 private:
     void ensure_attached()
     {
-        auto st = load_state(o_.paths.instance(inst_));
+        auto st = load_state(o_.attach.paths.instance(inst_));
         if (!st) {
-            AttachOptions a;
-            a.paths = o_.paths;
-            a.config_path = o_.config_path;
-            a.node = o_.node;
+            AttachOptions a = o_.attach;
             a.instance = inst_;
-            a.netns = o_.netns;
-            a.xdp_mode = o_.xdp_mode;
-            a.handoff = o_.handoff;
             auto rep = attach_instance(a);
             for (const auto &n : rep.notes)
                 spdlog::warn("{}", n);
@@ -131,7 +126,7 @@ private:
     void start_http()
     {
         g_health = [this](bool strict) {
-            auto h = check_health(o_.paths, inst_);
+            auto h = check_health(o_.attach.paths, inst_);
             bool down = h.status == Health::Unhealthy || (strict && h.status == Health::Degraded);
             return std::make_pair(down ? 503 : 200, json_text(h.json()) + "\n");
         };
@@ -143,7 +138,7 @@ private:
             throw Error("cannot listen on " + o_.metrics_addr + " (" + e.what() + ")", 0,
                         "pick a free address with --metrics-addr");
         }
-        collector_ = std::make_shared<DatapathCollector>(o_.paths, inst_);
+        collector_ = std::make_shared<DatapathCollector>(o_.attach.paths, inst_);
         exposer_->RegisterCollectable(collector_);
         spdlog::info("serving /metrics and /healthz on {}", o_.metrics_addr);
     }
@@ -151,7 +146,7 @@ private:
     // force: SIGHUP (reload even if the content looks the same).
     void maybe_reload(bool force)
     {
-        auto sha = file_sha(o_.config_path);
+        auto sha = file_sha(o_.attach.config_path);
         if (!sha) { // in the middle of a swap, or gone: the next event or poll tries again
             if (!failed_.empty())
                 retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -164,7 +159,7 @@ private:
         if (!force && *sha == failed_ && std::chrono::steady_clock::now() < retry_at_)
             return;
         try {
-            auto rep = reload_instance({o_.paths, o_.config_path, inst_});
+            auto rep = reload_instance({o_.attach.paths, o_.attach.config_path, inst_});
             log_reload(rep);
             applied_ = rep.state.config_sha256;
             rejected_.clear();
@@ -176,7 +171,7 @@ private:
             for (const auto &err : e.errors)
                 spdlog::error("reload rejected, previous policy kept: {}", err.str());
             spdlog::warn("audit: reload instance={} config={} result=rejected errors={}", inst_,
-                         o_.config_path, e.errors.size());
+                         o_.attach.config_path, e.errors.size());
         } catch (const Error &e) {
             // Not the file's fault (the lock busy, the mesh interface missing, out of memory):
             // the same content is tried again, after 1, 2, 4 ... 60 s.
@@ -187,7 +182,7 @@ private:
             spdlog::error("reload failed, previous policy kept, retrying in {} s: {}", backoff_s_,
                           e.full());
             spdlog::warn("audit: reload instance={} config={} result=failed", inst_,
-                         o_.config_path);
+                         o_.attach.config_path);
         }
         release_memory();
     }
@@ -198,7 +193,7 @@ private:
     // are queued) tries again, so a good file is never skipped as "already rejected".
     void mark_rejected(const std::string &sha)
     {
-        auto now = file_sha(o_.config_path);
+        auto now = file_sha(o_.attach.config_path);
         rejected_ = now && *now == sha ? sha : std::string();
     }
 
@@ -228,7 +223,7 @@ private:
                 signalfd_siginfo si{};
                 if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
-                        spdlog::info("SIGHUP: reloading {}", o_.config_path);
+                        spdlog::info("SIGHUP: reloading {}", o_.attach.config_path);
                         maybe_reload(true);
                     } else {
                         spdlog::info("signal {}: stopping", strsignal(si.ssi_signo));
@@ -255,7 +250,7 @@ private:
         }
         exposer_.reset();
         if (o_.detach_on_exit) {
-            auto rep = detach_instance(o_.paths, inst_);
+            auto rep = detach_instance(o_.attach.paths, inst_);
             spdlog::info("audit: detach instance={} removed={}", inst_, rep.removed.size());
         } else {
             spdlog::info("leaving instance {} attached (the pins keep the datapath running)",
@@ -276,7 +271,7 @@ private:
     {
         if (ifd_ < 0)
             return;
-        const std::string dir = dir_of(o_.config_path);
+        const std::string dir = dir_of(o_.attach.config_path);
         struct stat sb {
         };
         if (stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {

@@ -9,19 +9,16 @@
 #include "attach.h"
 #include "bpffs.h"
 #include "handoff.h"
+#include "instance.h"
 
 namespace xi
 {
 
 struct ServeOptions {
-    Paths paths;
-    std::string config_path;
-    std::string node;
-    std::string instance; // default: node
-    std::string netns;    // already joined; recorded at attach
+    // What the first attach uses when the instance is not attached yet (the same options as the
+    // attach verb's); paths, config_path, node and instance are the agent's throughout.
+    AttachOptions attach;
     std::string metrics_addr = "127.0.0.1:9470";
-    XdpModeRequest xdp_mode = XdpModeRequest::Auto;
-    HandoffRequest handoff = HandoffRequest::Auto;
     bool detach_on_exit = false;
     double poll_interval_s = 2.0; // content check even without inotify events
 };

@@ -39,33 +39,20 @@ nlohmann::json config_errors_json(const ConfigErrors &e)
 void add_attach_command(CLI::App &app, Globals &g, Runner &run)
 {
     struct Opts {
-        std::string config, node, instance, netns;
-        DatapathFlags dp;
+        AttachFlags attach;
         bool replace = false, no_sysctl = false;
     };
     auto o = std::make_shared<Opts>();
     auto *cmd = app.add_subcommand("attach", "Load, pin and attach the datapath for this node");
-    // A missing file is a failed run (exit 1) naming the file, as in validate and owner.
-    cmd->add_option("-c,--config", o->config, "Fleet config file (YAML)")->required();
-    cmd->add_option("-n,--node", o->node, "This node's name in the config (default: hostname)");
-    cmd->add_option("-i,--instance", o->instance, "Pin directory name (default: the node name)");
-    cmd->add_option("--netns", o->netns, "Run in this network namespace (pins stay visible)");
-    add_datapath_flags(cmd, o->dp);
+    add_attach_flags(cmd, o->attach);
     cmd->add_flag("--replace", o->replace,
                   "Upgrade the programs of an attached instance in place (atomic)");
     cmd->add_flag("--no-sysctl", o->no_sysctl,
                   "Refuse instead of setting the sysctls the datapath needs");
     cmd->callback([&g, &run, o] {
         run = [&g, o] {
-            join_netns(o->netns);
-            AttachOptions a;
-            a.paths = g.paths;
-            a.config_path = o->config;
-            a.node = o->node.empty() ? default_node_name() : o->node;
-            a.instance = o->instance;
-            a.netns = o->netns;
-            a.xdp_mode = xdp_mode_request(o->dp);
-            a.handoff = handoff_request(o->dp);
+            join_netns(o->attach.netns);
+            AttachOptions a = attach_options(o->attach, g);
             a.replace = o->replace;
             a.fix_sysctl = !o->no_sysctl;
             AttachReport rep;

@@ -7,6 +7,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "handoff.h"
+#include "instance.h"
 
 namespace xi
 {
@@ -24,14 +25,15 @@ void add_health_command(CLI::App &app, Globals &g, Runner &run);
 void add_serve_command(CLI::App &app, Globals &g, Runner &run);
 void add_features_command(CLI::App &app, Globals &g, Runner &run);
 
-// How the datapath is attached, for the verbs that attach (attach, serve): --xdp-mode and
-// --handoff, declared and mapped in one place.
-struct DatapathFlags {
+// The options of the verbs that attach (attach, and serve for its first attach): -c, -n, -i,
+// --netns, --xdp-mode, --handoff, declared and mapped to AttachOptions in one place.
+struct AttachFlags {
+    std::string config, node, instance, netns;
     std::string xdp_mode = "auto";
     std::string handoff = "auto";
 };
-void add_datapath_flags(CLI::App *cmd, DatapathFlags &f);
-XdpModeRequest xdp_mode_request(const DatapathFlags &f);
-HandoffRequest handoff_request(const DatapathFlags &f);
+void add_attach_flags(CLI::App *cmd, AttachFlags &f);
+// After join_netns(f.netns): the node defaults to the hostname.
+AttachOptions attach_options(const AttachFlags &f, const Globals &g);
 
 } // namespace xi

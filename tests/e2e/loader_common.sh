@@ -1,9 +1,15 @@
 #!/bin/bash
-# Shared by the loader lifecycle tests (sourced after lib.sh): what an instance looks like in
-# `status --json`, in the kernel and in bpffs, and the check that nothing of it remains.
-# Checks go by object id and by interface, never by name across the machine: other tests on this
-# shared host load xi_* programs of their own at the same time.
+# Shared by the loader lifecycle tests (loader_lifecycle, loader_faults, loader_errors), which
+# source it first thing after setting XI_BUDGET: lib.sh, the privilege check, $CFG; then what an
+# instance looks like in `status --json`, in the kernel and in bpffs, and the check that nothing
+# of it remains. Checks go by object id and by interface, never by name across the machine: other
+# tests on this shared host load xi_* programs of their own at the same time.
 set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$HERE/lib.sh"
+require_privileges
+CFG=$XI_TMP/fleet.yaml
 
 PIN_ROOT=/sys/fs/bpf/xdp-ingress
 # How the loader attaches TC programs on this kernel: tcx from 6.6 on, clsact before (the VM

@@ -10,18 +10,10 @@
 #   bare: only lo
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-90} # seconds: a hang detector; 5-40 s here, 50 s on a very busy host
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=loader_common.sh
-source "$HERE/loader_common.sh"
-require_privileges
-# Label hostonly (tests/e2e/CMakeLists.txt): dozens of short processes (loader, ip, tc,
-# python) take minutes under the VMs' TCG emulation, so make vmtest leaves it out; its
-# kernel-facing steps (tcx or clsact attach/detach) are loader_lifecycle's, which runs there.
-# To run it in a VM anyway: vmtest/run -k 6.1 -t 1800 -- tests/e2e/THIS_FILE
+source "$(dirname "${BASH_SOURCE[0]}")/loader_common.sh" # lib.sh, privileges, $CFG
+# Label hostonly: not in make vmtest (tests/e2e/CMakeLists.txt says why).
 
-CFG=$XI_TMP/fleet.yaml
 RUNNING=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
 NEW=${XI_PFX}new      # an instance the failing attaches would create
 TUN=${XI_PFX}tun

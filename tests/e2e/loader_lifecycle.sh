@@ -8,16 +8,11 @@
 #   l2:   mesh0 (veth: a mesh interface with an Ethernet header, L2 entries)
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-90} # seconds: a hang detector; 5-40 s here, 50 s on a very busy host
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=loader_common.sh
-source "$HERE/loader_common.sh"
-require_privileges
+source "$(dirname "${BASH_SOURCE[0]}")/loader_common.sh" # lib.sh, privileges, $CFG
 # Runs in the VMs of make vmtest too (the clsact path of kernels < 6.6): lib.sh scales
 # XI_BUDGET there, since TCG emulation makes its process-heavy steps ~5x slower.
 
-CFG=$XI_TMP/fleet.yaml
 EDGE=${XI_PFX}edge # instance names: unique per run, other tests share /sys/fs/bpf
 BACK=${XI_PFX}back
 L2=${XI_PFX}l2

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Shared by reload_traffic.sh and reload_crash.sh (sourced after lib.sh): a two-namespace
+# Shared by reload_traffic.sh and reload_crash.sh (sourced first thing after XI_BUDGET: it
+# sources lib.sh and checks the privileges): a two-namespace
 # topology with one attached edge, two policies that give different verdicts to the same
 # traffic, a paced sender and counter snapshots.
 #
@@ -13,6 +14,9 @@
 # The instance lives in a private bpffs (its own pin root and lock: a loader the test stops
 # mid-reload holds the lock of its pin root, and nothing else on the machine waits for it).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_privileges
 
 RC_PY=${XI_PY:-/usr/bin/python3}
 PACE=$XI_E2E_DIR/pace_udp.py

@@ -18,12 +18,8 @@
 # Usage: reload_crash.sh (root; exit 77 = skipped without CAP_BPF/CAP_NET_ADMIN).
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-150} # seconds: a hang detector; ~20-40 s here
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=reload_common.sh
-source "$HERE/reload_common.sh"
-require_privileges
+source "$(dirname "${BASH_SOURCE[0]}")/reload_common.sh" # lib.sh, privileges
 
 PHASES=(compiled catalog mid-fill filled recorded flipped)
 # 6 inside a vmtest VM (every reload a process start under TCG; CI's time budget).

@@ -26,12 +26,8 @@
 # Usage: reload_traffic.sh (root; exit 77 = skipped without CAP_BPF/CAP_NET_ADMIN).
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-150} # seconds: a hang detector; ~20-40 s here
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$HERE/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=reload_common.sh
-source "$HERE/reload_common.sh"
-require_privileges
+source "$(dirname "${BASH_SOURCE[0]}")/reload_common.sh" # lib.sh, privileges
 
 # 30 inside a vmtest VM: each reload is a process start under TCG (~1.5 s); the swaps under
 # traffic are the kernel-specific part, and 30 of them cover it (CI's time budget).
