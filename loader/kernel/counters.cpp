@@ -129,4 +129,39 @@ std::vector<RuleCounters> read_rule_counters(int fd, const std::vector<std::stri
     return out;
 }
 
+ReasonCounters reason_counters(int stats_fd)
+{
+    ReasonCounters c;
+    for (const auto &row : read_reason_counters(stats_fd))
+        c[{row.hook, row.reason}] = row.packets;
+    return c;
+}
+
+ReasonCounters operator-(const ReasonCounters &after, const ReasonCounters &before)
+{
+    ReasonCounters d;
+    for (const auto &[k, v] : after) {
+        auto it = before.find(k);
+        uint64_t b = it == before.end() ? 0 : it->second;
+        if (v != b)
+            d[k] = v - b;
+    }
+    return d;
+}
+
+std::string describe(const ReasonCounters &c)
+{
+    std::string out;
+    for (const auto &[k, v] : c) {
+        const char *hook = "?";
+        for (const auto &h : hooks())
+            if (h.number == k.first)
+                hook = h.name;
+        const ReasonInfo *r = reason_info(k.second);
+        out += (out.empty() ? "" : " ") + std::string(hook) + "/" + (r ? r->label : "?") + "=" +
+               std::to_string(v);
+    }
+    return out.empty() ? "(none)" : out;
+}
+
 } // namespace xi

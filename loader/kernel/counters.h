@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,14 @@ std::vector<std::vector<uint64_t>> percpu_array_sums(int map_fd, uint32_t entrie
 
 // Non-zero (hook, reason) counters of xi_stats.
 std::vector<CounterRow> read_reason_counters(int stats_fd);
+
+// The same as a map (hook, reason) -> packets, for tests and benchmarks: subtract two snapshots
+// to see what one run did, describe() it in a failure message.
+using ReasonCounters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>;
+ReasonCounters reason_counters(int stats_fd);
+ReasonCounters operator-(const ReasonCounters &after, const ReasonCounters &before);
+// "XDP_PUBLIC/forward=4 TC_PUBLIC_INGRESS/local=1", or "(none)".
+std::string describe(const ReasonCounters &c);
 
 struct NodeCounters {
     uint32_t slot;

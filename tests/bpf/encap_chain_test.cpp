@@ -673,7 +673,7 @@ protected:
     {
         EXPECT_EQ(o.delta, decided(reason, true,
                                    {{{kPubIn, XI_R_REDIRECT}, 1}, {{kMeshOut, XI_R_STEER_OUT}, 1}}))
-            << to_string(o.delta);
+            << xi::describe(o.delta);
         EXPECT_EQ(o.fwd, (NodeFwdMap{{owner, {1, want.size() - ETH_HLEN}}}));
         ASSERT_EQ(o.mesh.size(), 1u) << describe(o.mesh);
         const Bytes &out = o.mesh[0];
@@ -685,7 +685,7 @@ protected:
     // Nothing on the mesh, exactly these counters, no per-node forwarding.
     void expect_not_forwarded(const Outcome &o, const Counters &want)
     {
-        EXPECT_EQ(o.delta, want) << to_string(o.delta);
+        EXPECT_EQ(o.delta, want) << xi::describe(o.delta);
         EXPECT_TRUE(o.fwd.empty());
         EXPECT_TRUE(o.mesh.empty()) << describe(o.mesh);
     }
@@ -1017,7 +1017,7 @@ TEST_P(EncapChain, GroMergedSegmentsLeaveAsSegmentsThatFitTheMesh)
     EXPECT_EQ(o.delta,
               decided(XI_R_FORWARD, true,
                       {{{kPubIn, XI_R_REDIRECT}, 1}, {{kMeshOut, XI_R_STEER_OUT}, 1}}, segs))
-        << to_string(o.delta);
+        << xi::describe(o.delta);
     // Per-node counters count that skb: its encapsulated length (one set of headers).
     EXPECT_EQ(o.fwd, (NodeFwdMap{{owner, {1, 20 + 40 + segs * mss}}}));
     ASSERT_EQ(o.mesh.size(), segs) << describe(o.mesh);

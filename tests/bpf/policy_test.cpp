@@ -44,7 +44,7 @@ protected:
         auto r = fx_->run_tc(hook == kIn ? Prog::MeshIngress : Prog::MeshEgress, pkt);
         auto d = fx_->counters() - before;
         d.erase({hook, XI_R_MSS_CLAMPED});
-        EXPECT_EQ(d.size(), 1u) << to_string(d);
+        EXPECT_EQ(d.size(), 1u) << describe(d);
         if (out)
             *out = r;
         if (d.size() != 1)

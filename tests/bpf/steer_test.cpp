@@ -140,7 +140,7 @@ protected:
             std::erase_if(want, [](const auto &kv) { return kv.first.first == kPubIn; });
         else if (fwd)
             want[{kPubIn, XI_R_REDIRECT}] = 1;
-        EXPECT_EQ(s.delta, want) << to_string(s.delta);
+        EXPECT_EQ(s.delta, want) << describe(s.delta);
         EXPECT_EQ(s.dropped, reason >= XI_DROP_BASE);
         EXPECT_EQ(s.owner, owner);
         if (!s.dropped) {

@@ -32,7 +32,7 @@ protected:
         auto r = fx_->run_tc(p, pkt);
         EXPECT_EQ(r.retval, verdict);
         auto d = fx_->counters() - before;
-        EXPECT_EQ(d, want) << to_string(d);
+        EXPECT_EQ(d, want) << describe(d);
         return r;
     }
 

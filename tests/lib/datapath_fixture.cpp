@@ -10,36 +10,11 @@
 #include "config.h"
 #include "counters.h"
 #include "privileges.h"
+#include "xi_names.h"
 #include "xi_reasons.h"
 
 namespace xi::test
 {
-
-Counters operator-(const Counters &after, const Counters &before)
-{
-    Counters d;
-    for (const auto &[k, v] : after) {
-        auto it = before.find(k);
-        uint64_t b = it == before.end() ? 0 : it->second;
-        if (v != b)
-            d[k] = v - b;
-    }
-    return d;
-}
-
-std::string to_string(const Counters &c)
-{
-    std::ostringstream out;
-    for (const auto &[k, v] : c) {
-        const char *hook = "?";
-        for (const auto &h : hooks())
-            if (h.number == k.first)
-                hook = h.name;
-        const ReasonInfo *r = reason_info(k.second);
-        out << hook << "/" << (r ? r->label : "?") << "=" << v << " ";
-    }
-    return out.str();
-}
 
 DatapathFixture::DatapathFixture(const std::string &config_yaml, const std::string &node,
                                  FixtureOptions o)
@@ -160,10 +135,7 @@ double DatapathFixture::time_prog(Prog p, const Bytes &pkt, uint32_t repeat)
 
 Counters DatapathFixture::counters() const
 {
-    Counters c;
-    for (const auto &row : read_reason_counters(dp_->map_fd("xi_stats")))
-        c[{row.hook, row.reason}] = row.packets;
-    return c;
+    return reason_counters(dp_->map_fd(XI_MAP_STATS));
 }
 
 } // namespace xi::test

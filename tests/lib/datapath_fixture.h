@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compile.h"
+#include "counters.h"
 #include "datapath.h"
 #include "packet.h"
 #include "publish.h"
@@ -22,10 +23,8 @@ struct RunResult {
     Bytes meta; // XDP metadata area in front of the packet (XDP only)
 };
 
-// Counters as a map (hook, reason) -> packets; subtract two snapshots to see what one run did.
-using Counters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>;
-Counters operator-(const Counters &after, const Counters &before);
-std::string to_string(const Counters &c); // "xdp_public/local=1, ..." for failure messages
+// (hook, reason) -> packets (kernel/counters.h): subtract two snapshots, describe() the delta.
+using Counters = ReasonCounters;
 
 struct FixtureOptions {
     bool mesh = true;    // load the mesh objects (steering tests need only the edge's)

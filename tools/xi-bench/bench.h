@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "compile.h"
+#include "counters.h"
 #include "datapath.h"
 #include "error.h"
 #include "packet.h"
@@ -72,9 +73,7 @@ std::string fmt_ratio(const Summary &s); // "2.31x (2.20-2.45)"
 std::string fmt_ns(const Summary &s);    // "23.1 (22.0-24.5)"
 
 // ---- a scratch instance: the real objects, pinned maps, one published generation -------
-using Counters = std::map<std::pair<uint32_t, uint32_t>, uint64_t>; // (hook, reason) -> packets
-Counters operator-(const Counters &after, const Counters &before);
-std::string describe(const Counters &c); // "xdp/forward=4 xdp/local_fallback=999996"
+using Counters = ReasonCounters; // (hook, reason) -> packets, kernel/counters.h
 
 class Instance
 {

@@ -33,6 +33,7 @@
 #include "handoff_modes.h"
 #include "owner.h"
 #include "xi_reasons.h"
+#include "xi_names.h"
 
 extern char **environ;
 
@@ -129,10 +130,7 @@ void Instance::publish(uint32_t mesh_ifindex)
 
 Counters Instance::counters() const
 {
-    Counters c;
-    for (const auto &row : read_reason_counters(dp_->map_fd("xi_stats")))
-        c[{row.hook, row.reason}] = row.packets;
-    return c;
+    return reason_counters(dp_->map_fd(XI_MAP_STATS));
 }
 
 namespace

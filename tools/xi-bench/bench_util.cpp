@@ -105,33 +105,6 @@ void print_header(const std::string &title)
 
 // ---- counters and instances ------------------------------------------------------------
 
-Counters operator-(const Counters &after, const Counters &before)
-{
-    Counters d;
-    for (const auto &[k, v] : after) {
-        auto it = before.find(k);
-        uint64_t b = it == before.end() ? 0 : it->second;
-        if (v != b)
-            d[k] = v - b;
-    }
-    return d;
-}
-
-std::string describe(const Counters &c)
-{
-    std::string out;
-    for (const auto &[k, v] : c) {
-        const char *hook = "?";
-        for (const auto &h : hooks())
-            if (h.number == k.first)
-                hook = h.name;
-        const ReasonInfo *r = reason_info(k.second);
-        out += (out.empty() ? "" : " ") + std::string(hook) + "/" + (r ? r->label : "?") + "=" +
-               std::to_string(v);
-    }
-    return out.empty() ? "(none)" : out;
-}
-
 std::string pin_dir_for(const Options &o, const std::string &what)
 {
     return Paths().instance(o.tag + "-" + what);
