@@ -85,12 +85,12 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     for (size_t i = 0; i < c.identities.size(); i++)
         if (std::find(c.reply_only.begin(), c.reply_only.end(), c.identities[i].name) !=
             c.reply_only.end())
-            flags_of_role[i + 1] = XI_IDENT_F_REPLY_ONLY;
+            flags_of_role[role_of_identity(i)] = XI_IDENT_F_REPLY_ONLY;
     auto role_flags = [&](uint16_t role) -> uint16_t { return flags_of_role[role]; };
     PrefixMap<uint16_t> roles;
     roles.reserve(expected);
     for (size_t i = 0; i < c.identities.size(); i++) {
-        auto role = static_cast<uint16_t>(i + 1);
+        uint16_t role = role_of_identity(i);
         for (const auto &p : c.identities[i].prefixes) {
             put(p.prefix, role, role_flags(role), XI_NODE_NONE);
             roles.insert(p.prefix, role);

@@ -140,7 +140,7 @@ std::map<PairKey, std::vector<size_t>> group_by_pair(const Config &c)
     for (const std::string name : {"world", "any"})
         ids[name] = role_id(c, name);
     for (size_t i = 0; i < c.identities.size(); i++)
-        ids.try_emplace(c.identities[i].name, static_cast<uint16_t>(i + 1));
+        ids.try_emplace(c.identities[i].name, role_of_identity(i));
     auto id = [&](const std::string &n) {
         auto it = ids.find(n);
         return it == ids.end() ? XI_ROLE_WORLD : it->second;
@@ -171,7 +171,7 @@ uint16_t role_id(const Config &c, const std::string &role)
         return XI_ROLE_ANY;
     for (size_t i = 0; i < c.identities.size(); i++)
         if (c.identities[i].name == role)
-            return static_cast<uint16_t>(i + 1);
+            return role_of_identity(i);
     return XI_ROLE_WORLD;
 }
 

@@ -20,6 +20,10 @@ namespace xi
 {
 
 // Role ids: identities in file order from 1; 0 = world; 0xffff = any (rules only).
+inline uint16_t role_of_identity(size_t index)
+{
+    return static_cast<uint16_t>(index + 1);
+}
 uint16_t role_id(const Config &c, const std::string &role);
 
 // Checks rules (references, names, conflicts, unreachable rules) and reports errors at the
