@@ -14,6 +14,7 @@
 #include "datapath.h"
 #include "error.h"
 #include "event_budget.h"
+#include "generation.h"
 #include "publish.h"
 #include "sysctl.h"
 #include "xi_reasons.h"
@@ -126,55 +127,24 @@ PublishResult publish_next(const std::string &dir, const Config &config, const s
 {
     auto maps = GenMaps::open_pinned(dir);
     ActiveGen cur = read_active(maps);
-    CompileInput in;
-    in.config = &config;
-    in.node = node;
-    in.mesh_ifindex = mesh_ifindex;
-    in.generation = cur.generation + 1;
-    in.prev_node_slots = read_catalog(maps, CatalogKind::Node);
-    in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
-    auto gen = compile_generation(in);
-    test_pause("compiled");
     // Absolute, so status and reload from another working directory find the same file; not
     // canonical, so a ConfigMap's symlink swap is still followed.
     std::string abs_path = std::filesystem::absolute(config.path).lexically_normal().string();
-
     std::array<std::string, 4> running{};
     if (cur.generation && st.gens[cur.slot].generation == cur.generation)
         running = st.gens[cur.slot].table_digests;
-    // The catalog names the counter slots for status and metrics, and the next compile keeps
-    // the slots of the names it finds there, so it must cover the running generation at every
-    // moment: until the flip it holds the names of both generations (new names take slots
-    // that are free in the running one), after the flip only the new ones. A loader killed in
-    // between leaves a superset, which the next reload trims; written the other way round, a
-    // kill would leave the running generation's counters unnamed and their slots up for reuse.
-    auto merged = [](std::vector<std::string> prev, const std::vector<std::string> &next) {
-        prev.resize(std::max(prev.size(), next.size()));
-        for (size_t i = 0; i < next.size(); i++)
-            if (!next[i].empty())
-                prev[i] = next[i];
-        return prev;
-    };
-    write_catalog(maps, CatalogKind::Node, merged(in.prev_node_slots, gen.node_names));
-    write_catalog(maps, CatalogKind::Rule, merged(in.prev_rule_slots, gen.rule_names));
-    std::vector<std::string> roles{"world"};
-    for (const auto &id : config.identities)
-        roles.push_back(id.name);
-    write_catalog(maps, CatalogKind::Role, roles);
-    test_pause("catalog");
-
-    auto res = publish_generation(maps, gen, running, [&](uint32_t slot) {
-        st.gens[slot] = {gen.cfg.generation, abs_path, config.sha256, gen.table_sha256,
-                         gen.table_digests};
-        save_state(dir, st);
-    });
-    write_catalog(maps, CatalogKind::Node, gen.node_names);
-    write_catalog(maps, CatalogKind::Rule, gen.rule_names);
+    auto next = publish_next_generation(
+        maps, config, node, mesh_ifindex, running, [&](uint32_t slot, const GenContent &gen) {
+            st.gens[slot] = {gen.cfg.generation, abs_path, config.sha256, gen.table_sha256,
+                             gen.table_digests};
+            save_state(dir, st);
+        });
+    const GenContent &gen = next.gen;
     st.generation = gen.cfg.generation;
     st.config_path = abs_path;
     st.config_sha256 = config.sha256;
     st.table_sha256 = gen.table_sha256;
-    return res;
+    return next.res;
 }
 
 // The load options for this node: which objects, which mesh entry, which hand-off.

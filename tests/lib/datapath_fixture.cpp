@@ -9,6 +9,7 @@
 #include "bpffs.h"
 #include "config.h"
 #include "counters.h"
+#include "generation.h"
 #include "privileges.h"
 #include "xi_names.h"
 #include "xi_reasons.h"
@@ -57,15 +58,8 @@ void DatapathFixture::publish(const std::string &config_yaml, const std::string 
     auto res = parse_config(config_yaml, "fixture.yaml");
     if (!res.errors.empty())
         throw std::runtime_error("fixture config: " + res.errors[0].str());
-    CompileInput in;
-    in.config = &*res.config;
-    in.node = node;
-    in.mesh_ifindex = 1; // test_run never transmits; any ifindex makes bpf_redirect succeed
-    in.generation = ++generation_;
-    in.prev_node_slots = gen_.node_names;
-    in.prev_rule_slots = gen_.rule_names;
-    gen_ = compile_generation(in);
-    publish_generation(*maps_, gen_);
+    // test_run never transmits; any ifindex makes bpf_redirect succeed.
+    gen_ = publish_next_generation(*maps_, *res.config, node, 1).gen;
 }
 
 uint16_t DatapathFixture::node_slot(const std::string &name) const

@@ -63,7 +63,6 @@ private:
     std::unique_ptr<Datapath> dp_;
     std::unique_ptr<GenMaps> maps_;
     GenContent gen_;
-    uint64_t generation_ = 0;
 };
 
 } // namespace xi::test

@@ -98,7 +98,6 @@ private:
     std::unique_ptr<Datapath> dp_;
     std::unique_ptr<GenMaps> maps_;
     GenContent gen_;
-    uint64_t generation_ = 0;
 };
 
 // Another build of a datapath object, loaded against an instance's pinned maps. handoff: the

@@ -34,6 +34,7 @@
 #include "owner.h"
 #include "xi_reasons.h"
 #include "xi_names.h"
+#include "generation.h"
 
 extern char **environ;
 
@@ -117,15 +118,7 @@ void Instance::publish(uint32_t mesh_ifindex)
     auto res = parse_config(yaml_, "bench.yaml");
     if (!res.errors.empty())
         throw std::runtime_error("generated config does not validate: " + res.errors[0].str());
-    CompileInput in;
-    in.config = &*res.config;
-    in.node = node_;
-    in.mesh_ifindex = mesh_ifindex;
-    in.generation = ++generation_;
-    in.prev_node_slots = gen_.node_names;
-    in.prev_rule_slots = gen_.rule_names;
-    gen_ = compile_generation(in);
-    publish_generation(*maps_, gen_);
+    gen_ = publish_next_generation(*maps_, *res.config, node_, mesh_ifindex).gen;
 }
 
 Counters Instance::counters() const
