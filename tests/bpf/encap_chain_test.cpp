@@ -50,7 +50,7 @@
 #include "config.h"
 #include "counters.h"
 #include "datapath_fixture.h"
-#include "handoff_modes.h"
+#include "handoff_params.h"
 #include "instance.h"
 #include "netns.h"
 #include "owner.h"

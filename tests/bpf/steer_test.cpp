@@ -18,7 +18,7 @@
 #include <netinet/in.h>
 
 #include "datapath_fixture.h"
-#include "handoff_modes.h"
+#include "handoff_params.h"
 #include "owner.h"
 #include "packet.h"
 #include "packet_check.h"

@@ -18,13 +18,8 @@ std::vector<HandoffMode> handoff_modes()
     return modes;
 }
 
-std::string handoff_mode_name(const ::testing::TestParamInfo<HandoffMode> &info)
-{
-    return info.param.name;
-}
-
-Counters steer_counters(const HandoffMode &m, uint32_t reason, bool forwarded, uint64_t xdp_n,
-                        uint64_t tc_n)
+ReasonCounters steer_counters(const HandoffMode &m, uint32_t reason, bool forwarded, uint64_t xdp_n,
+                              uint64_t tc_n)
 {
     constexpr uint32_t xdp = XI_HOOK_XDP_PUBLIC, tc = XI_HOOK_TC_PUBLIC_INGRESS;
     if (reason >= XI_DROP_BASE) // malformed: XDP drops it in every mode

@@ -8,12 +8,10 @@
 #pragma once
 
 #include <cstdint>
-#include <gtest/gtest.h>
-#include <ostream>
 #include <string>
 #include <vector>
 
-#include "datapath_fixture.h"
+#include "counters.h"
 #include "xi_structs.h"
 
 namespace xi::test
@@ -30,17 +28,12 @@ const HandoffMode kModeTc = {"tc", XI_HANDOFF_TC, false};
 const HandoffMode kModeXdpMark = {"xdp_mark", XI_HANDOFF_XDP_MARK, false};
 const HandoffMode kModeXdpMarkFails = {"xdp_mark_fails", XI_HANDOFF_XDP_MARK, true};
 
-std::vector<HandoffMode> handoff_modes();                   // runnable here; tc always
-inline void PrintTo(const HandoffMode &m, std::ostream *os) // "GetParam() = tc" in test output
-{
-    *os << m.name;
-}
-std::string handoff_mode_name(const ::testing::TestParamInfo<HandoffMode> &info);
+std::vector<HandoffMode> handoff_modes(); // runnable here; tc always
 
 // The counters one packet leaves on the public ingress hooks when it is decided as `reason`
 // (forwarded: to a sibling; the TC redirect that follows a successful encapsulation is not
 // included): the decision where it is taken, the hand-off on the other hook.
-Counters steer_counters(const HandoffMode &m, uint32_t reason, bool forwarded, uint64_t xdp_n = 1,
-                        uint64_t tc_n = 1);
+ReasonCounters steer_counters(const HandoffMode &m, uint32_t reason, bool forwarded,
+                              uint64_t xdp_n = 1, uint64_t tc_n = 1);
 
 } // namespace xi::test

@@ -2,7 +2,6 @@
 // then reports the skips loudly (tools/run-tests).
 #pragma once
 
-#include <gtest/gtest.h>
 #include <string>
 
 namespace xi::test
@@ -15,6 +14,7 @@ std::string scratch_instance(const std::string &tag);
 
 } // namespace xi::test
 
+// In a GoogleTest case (the file includes gtest): skip it without the capabilities.
 #define XI_REQUIRE_PRIVILEGES()                                                                    \
     do {                                                                                           \
         if (!xi::test::have_bpf_privileges())                                                      \
