@@ -95,19 +95,15 @@ DatapathCollector::DatapathCollector(Paths paths, std::string instance)
 {
 }
 
-std::vector<MetricFamily> DatapathCollector::Collect() const
+namespace
 {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<MetricFamily> out;
-    const std::string dir = paths_.instance(instance_);
-    const prometheus::ClientMetric::Label inst{"instance", instance_};
-    std::optional<InstanceState> st;
-    try {
-        st = load_state(dir);
-    } catch (const std::exception &) {
-    }
 
-    auto health = check_health(paths_, instance_);
+using Label = prometheus::ClientMetric::Label;
+using Families = std::vector<MetricFamily>;
+
+void add_health(Families &out, const Paths &paths, const std::string &instance, const Label &inst)
+{
+    auto health = check_health(paths, instance);
     auto up = family("xdp_ingress_up", MetricType::Gauge);
     up.metric.push_back(
         metric({inst}, health.status == Health::Unhealthy ? 0 : 1, MetricType::Gauge));
@@ -117,14 +113,17 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
         hs.metric.push_back(metric({inst, {"status", health_name(h)}}, health.status == h ? 1 : 0,
                                    MetricType::Gauge));
     out.push_back(hs);
-    if (!st)
-        return out;
+}
 
+// xdp_ingress_attached and _handoff_info; returns which interface each hook is attached to.
+std::map<uint32_t, std::string> add_attachments(Families &out, const std::string &dir,
+                                                const Label &inst, const InstanceState &st)
+{
     // Which interface each hook is attached to (one interface per hook and instance).
     std::map<uint32_t, std::string> hook_if;
     auto attached = family("xdp_ingress_attached", MetricType::Gauge);
     auto handoff = family("xdp_ingress_handoff_info", MetricType::Gauge);
-    for (const auto &a : st->attachments) {
+    for (const auto &a : st.attachments) {
         hook_if[a.hook] = a.ifname;
         if (a.hook == XI_HOOK_TC_PUBLIC_INGRESS && a.handoff != XI_HANDOFF_NONE)
             handoff.metric.push_back(
@@ -164,36 +163,45 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     out.push_back(attached);
     if (!handoff.metric.empty())
         out.push_back(handoff);
+    return hook_if;
+}
 
+// What runs: build, config and table hashes, generation, reloads.
+void add_state(Families &out, const Label &inst, const InstanceState &st)
+{
     auto build = family("xdp_ingress_build_info", MetricType::Gauge);
     build.metric.push_back(metric({inst, {"version", XI_VERSION}}, 1, MetricType::Gauge));
     out.push_back(build);
     auto info = family("xdp_ingress_config_info", MetricType::Gauge);
     info.metric.push_back(metric({inst,
-                                  {"node", st->node},
-                                  {"config_sha256", st->config_sha256},
-                                  {"table_sha256", st->table_sha256}},
+                                  {"node", st.node},
+                                  {"config_sha256", st.config_sha256},
+                                  {"table_sha256", st.table_sha256}},
                                  1, MetricType::Gauge));
     out.push_back(info);
     auto gen = family("xdp_ingress_generation", MetricType::Gauge);
-    gen.metric.push_back(metric({inst}, double(st->generation), MetricType::Gauge));
+    gen.metric.push_back(metric({inst}, double(st.generation), MetricType::Gauge));
     out.push_back(gen);
     auto reloads = family("xdp_ingress_reloads_total", MetricType::Counter);
     reloads.metric.push_back(
-        metric({inst, {"result", "success"}}, double(st->reloads_ok), MetricType::Counter));
+        metric({inst, {"result", "success"}}, double(st.reloads_ok), MetricType::Counter));
     reloads.metric.push_back(
-        metric({inst, {"result", "failure"}}, double(st->reloads_failed), MetricType::Counter));
+        metric({inst, {"result", "failure"}}, double(st.reloads_failed), MetricType::Counter));
     out.push_back(reloads);
     auto last_ok = family("xdp_ingress_last_reload_timestamp_seconds", MetricType::Gauge);
     last_ok.metric.push_back(metric(
-        {inst}, double(st->reloaded_at ? st->reloaded_at : st->attached_at), MetricType::Gauge));
+        {inst}, double(st.reloaded_at ? st.reloaded_at : st.attached_at), MetricType::Gauge));
     out.push_back(last_ok);
     auto last_bad = family("xdp_ingress_last_reload_failure_timestamp_seconds", MetricType::Gauge);
-    last_bad.metric.push_back(metric({inst}, double(st->last_failure_at), MetricType::Gauge));
+    last_bad.metric.push_back(metric({inst}, double(st.last_failure_at), MetricType::Gauge));
     out.push_back(last_bad);
+}
 
-    // Counters by hook and reason: every stable reason of every attached hook, zeros included,
-    // so rate() works from the first scrape.
+// Counters by hook and reason: every stable reason of every attached hook, zeros included,
+// so rate() works from the first scrape.
+void add_reason_counters(Families &out, const std::string &dir, const Label &inst,
+                         const std::map<uint32_t, std::string> &hook_if)
+{
     if (int fd = open_pin(dir, XI_MAP_STATS); fd >= 0) {
         auto all = percpu_array_sums(fd, XI_HOOK_SLOTS * XI_REASON_SLOTS, 1);
         close(fd);
@@ -215,6 +223,12 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
         }
         out.push_back(pk);
     }
+}
+
+// Per sibling edge (steering) and per rule (policy), named through the catalog.
+void add_peer_and_rule_counters(Families &out, const std::string &dir, const Label &inst,
+                                const InstanceState &st)
+{
     try {
         auto maps = GenMaps::open_pinned(dir);
         auto node_names = read_catalog(maps, CatalogKind::Node);
@@ -224,7 +238,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
             auto pp = family("xdp_ingress_peer_packets_total", MetricType::Counter);
             auto pb = family("xdp_ingress_peer_bytes_total", MetricType::Counter);
             for (uint32_t s = 0; s < XI_MAX_NODES; s++) {
-                if (node_names[s].empty() || node_names[s] == st->node)
+                if (node_names[s].empty() || node_names[s] == st.node)
                     continue;
                 uint32_t b = s * XI_NODE_CTR_SLOTS;
                 for (auto [dirn, pkts, bytes] :
@@ -257,6 +271,28 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     } catch (const std::exception &) {
         // maps gone mid-scrape (detach): up/health above already say so
     }
+}
+
+} // namespace
+
+std::vector<MetricFamily> DatapathCollector::Collect() const
+{
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<MetricFamily> out;
+    const std::string dir = paths_.instance(instance_);
+    const Label inst{"instance", instance_};
+    std::optional<InstanceState> st;
+    try {
+        st = load_state(dir);
+    } catch (const std::exception &) {
+    }
+    add_health(out, paths_, instance_, inst);
+    if (!st)
+        return out;
+    auto hook_if = add_attachments(out, dir, inst, *st);
+    add_state(out, inst, *st);
+    add_reason_counters(out, dir, inst, hook_if);
+    add_peer_and_rule_counters(out, dir, inst, *st);
     auto dur = family("xdp_ingress_scrape_duration_seconds", MetricType::Gauge);
     dur.metric.push_back(
         metric({inst}, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
