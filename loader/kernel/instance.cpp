@@ -227,6 +227,76 @@ std::vector<std::string> list_instances(const Paths &p)
     return names;
 }
 
+namespace
+{
+
+// Takes off whatever an attach that failed half way put in place: its hooks, the clsact qdiscs
+// it created, its pins.
+struct AttachRollback {
+    std::string dir;
+    InstanceState &st;
+    bool done = false;
+    ~AttachRollback()
+    {
+        if (done)
+            return;
+        for (auto it = st.attachments.rbegin(); it != st.attachments.rend(); ++it) {
+            try {
+                detach(dir, *it);
+            } catch (const std::exception &e) {
+                spdlog::warn("rollback: {}", e.what());
+            }
+        }
+        drop_created_qdiscs(st.attachments);
+        try {
+            remove_pins(dir, nullptr);
+        } catch (const std::exception &e) {
+            spdlog::warn("rollback: {}", e.what());
+        }
+    }
+};
+
+// Every hook of this node, each recorded in the state as soon as it exists (detach finds it
+// after a crash).
+void attach_hooks(Datapath &dp, const LoadOptions &lo, const Resolved &r, const std::string &dir,
+                  XdpModeRequest xdp_mode, AttachReport &rep)
+{
+    InstanceState &st = rep.state;
+    auto add = [&](Attachment a) {
+        if (public_handoff_hook(a.hook))
+            a.handoff = lo.handoff;
+        st.attachments.push_back(std::move(a));
+        save_state(dir, st); // recorded as soon as it exists, so detach finds it after a crash
+    };
+    auto spec = [&](const std::string &ifname, uint32_t ifindex, uint8_t hook, Prog p) {
+        return AttachSpec{dir, ifname, ifindex, hook, dp.prog_fd(p), dp.prog_name(p)};
+    };
+    std::string note;
+    // Order matters: the TC side must be in place before XDP starts handing packets to it.
+    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_INGRESS, Prog::MeshIngress),
+                  true, &note));
+    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_EGRESS, Prog::MeshEgress),
+                  false, &note));
+    if (r.self->is_edge()) {
+        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_EGRESS,
+                           Prog::TcPublicEgress),
+                      false, &note));
+        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_INGRESS,
+                           Prog::TcPublicIngress),
+                      true, &note));
+        std::string warning;
+        add(attach_xdp(
+            spec(r.self->public_if, r.public_ifindex, XI_HOOK_XDP_PUBLIC, Prog::XdpPublic),
+            xdp_mode, &warning));
+        if (!warning.empty())
+            rep.notes.push_back(warning);
+    }
+    if (!note.empty())
+        rep.notes.push_back(note);
+}
+
+} // namespace
+
 AttachReport attach_instance(const AttachOptions &o)
 {
     std::string instance = o.instance.empty() ? o.node : o.instance;
@@ -261,30 +331,7 @@ AttachReport attach_instance(const AttachOptions &o)
     st.attached_at = now_s();
 
     // Undo everything this call created if any step fails: no half-attached instance.
-    bool done = false;
-    struct Rollback {
-        std::string dir;
-        InstanceState *st;
-        bool *done;
-        ~Rollback()
-        {
-            if (*done)
-                return;
-            for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
-                try {
-                    detach(dir, *it);
-                } catch (const std::exception &e) {
-                    spdlog::warn("rollback: {}", e.what());
-                }
-            }
-            drop_created_qdiscs(st->attachments);
-            try {
-                remove_pins(dir, nullptr);
-            } catch (const std::exception &e) {
-                spdlog::warn("rollback: {}", e.what());
-            }
-        }
-    } rollback{dir, &st, &done};
+    AttachRollback rollback{dir, st};
 
     if (r.self->is_edge())
         for (auto &c : ensure_loose_rp_filter(r.self->mesh_if, o.fix_sysctl))
@@ -294,38 +341,8 @@ AttachReport attach_instance(const AttachOptions &o)
     Datapath dp(lo);
     publish_next(dir, r.config, o.node, r.mesh_ifindex, st);
 
-    auto add = [&](Attachment a) {
-        if (public_handoff_hook(a.hook))
-            a.handoff = lo.handoff;
-        st.attachments.push_back(std::move(a));
-        save_state(dir, st); // recorded as soon as it exists, so detach finds it after a crash
-    };
-    auto spec = [&](const std::string &ifname, uint32_t ifindex, uint8_t hook, Prog p) {
-        return AttachSpec{dir, ifname, ifindex, hook, dp.prog_fd(p), dp.prog_name(p)};
-    };
-    std::string note;
-    // Order matters: the TC side must be in place before XDP starts handing packets to it.
-    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_INGRESS, Prog::MeshIngress),
-                  true, &note));
-    add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_EGRESS, Prog::MeshEgress),
-                  false, &note));
-    if (r.self->is_edge()) {
-        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_EGRESS,
-                           Prog::TcPublicEgress),
-                      false, &note));
-        add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_INGRESS,
-                           Prog::TcPublicIngress),
-                      true, &note));
-        std::string warning;
-        add(attach_xdp(
-            spec(r.self->public_if, r.public_ifindex, XI_HOOK_XDP_PUBLIC, Prog::XdpPublic),
-            o.xdp_mode, &warning));
-        if (!warning.empty())
-            rep.notes.push_back(warning);
-    }
-    if (!note.empty())
-        rep.notes.push_back(note);
-    done = true;
+    attach_hooks(dp, lo, r, dir, o.xdp_mode, rep);
+    rollback.done = true;
     return rep;
 }
 

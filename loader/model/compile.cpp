@@ -219,6 +219,70 @@ uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
     throw Error("cannot lay out the VIP table (too many colliding entries)");
 }
 
+namespace
+{
+
+// The Maglev table over the edges (all local when no edge takes traffic) and its fleet-wide
+// hash.
+void add_maglev(const Config &c, const std::vector<MaglevBackend> &backends, GenContent &g)
+{
+    bool any_weight = std::any_of(backends.begin(), backends.end(),
+                                  [](const MaglevBackend &b) { return b.weight > 0; });
+    if (any_weight) {
+        auto table = build_maglev(backends, c.table_size);
+        g.maglev.assign(table.begin(), table.end());
+    } else {
+        g.maglev.assign(c.table_size, XI_NODE_NONE);
+    }
+    // The exported hash names each entry's owner, not its node slot: slots are kept stable
+    // per edge across reloads (assign_slots), so an edge that lived through a membership change
+    // numbers its nodes differently from one attached fresh, with the same ownership. Operators
+    // compare this hash across edges (xdp_ingress_config_info); it must only differ when flow
+    // ownership does.
+    std::string owners;
+    owners.reserve(g.maglev.size() * 8);
+    for (uint32_t slot : g.maglev) {
+        if (slot < g.node_names.size())
+            owners += g.node_names[slot];
+        owners += '\n';
+    }
+    g.table_sha256 = sha256_hex(owners);
+}
+
+// The generation's scalar settings (xi_gen_config), but self_node.
+void fill_gen_config(const Config &c, const CompileInput &in, const NodeCfg &self, bool has_edges,
+                     uint32_t min_edge_mtu, uint32_t vip_salt, GenContent &g)
+{
+    auto &cfg = g.cfg;
+    cfg.seed = c.seed;
+    cfg.generation = in.generation;
+    cfg.table_size = c.table_size;
+    cfg.mesh_ifindex = in.mesh_ifindex;
+    cfg.flags = (c.metadata_block ? XI_CFG_METADATA_BLOCK : 0) |
+                (c.default_ingress_allow ? XI_CFG_INGRESS_ALLOW : 0) |
+                (c.default_egress_allow ? XI_CFG_EGRESS_ALLOW : 0) |
+                (self.is_edge() ? XI_CFG_SELF_EDGE : 0) | XI_CFG_POLICY |
+                (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0);
+    uint32_t mtu = c.node_mtu(self);
+    cfg.mesh_mtu = mtu;
+    // Any edge may forward a VIP flow to any other: clamp to what the smallest mesh MTU fits.
+    if (has_edges) {
+        cfg.vip_mss4 = vip_mss4(min_edge_mtu);
+        cfg.vip_mss6 = vip_mss6(min_edge_mtu);
+    }
+    cfg.mesh_mss4 = c.mesh_mss4 ? c.mesh_mss4 : mesh_mss4(mtu);
+    cfg.mesh_mss6 = c.mesh_mss6 ? c.mesh_mss6 : mesh_mss6(mtu);
+    cfg.ct_tcp_established_s = c.ct_tcp_established;
+    cfg.ct_tcp_transitory_s = c.ct_tcp_transitory;
+    cfg.ct_udp_s = c.ct_udp;
+    cfg.ct_icmp_s = c.ct_icmp;
+    cfg.events_per_sec = c.events_rate;
+    cfg.events_burst = c.events_burst;
+    cfg.vip_salt = vip_salt;
+}
+
+} // namespace
+
 GenContent compile_generation(const CompileInput &in)
 {
     const Config &c = *in.config;
@@ -258,27 +322,7 @@ GenContent compile_generation(const CompileInput &in)
         }
     }
 
-    bool any_weight = std::any_of(backends.begin(), backends.end(),
-                                  [](const MaglevBackend &b) { return b.weight > 0; });
-    if (any_weight) {
-        auto table = build_maglev(backends, c.table_size);
-        g.maglev.assign(table.begin(), table.end());
-    } else {
-        g.maglev.assign(c.table_size, XI_NODE_NONE); // no edge takes traffic: all local
-    }
-    // The exported hash names each entry's owner, not its node slot: slots are kept stable
-    // per edge across reloads (assign_slots), so an edge that lived through a membership change
-    // numbers its nodes differently from one attached fresh, with the same ownership. Operators
-    // compare this hash across edges (xdp_ingress_config_info); it must only differ when flow
-    // ownership does.
-    std::string owners;
-    owners.reserve(g.maglev.size() * 8);
-    for (uint32_t slot : g.maglev) {
-        if (slot < g.node_names.size())
-            owners += g.node_names[slot];
-        owners += '\n';
-    }
-    g.table_sha256 = sha256_hex(owners);
+    add_maglev(c, backends, g);
 
     add_vips(c, g);
     uint32_t vip_salt = build_vip_slots(g.vips, g.vip_slots);
@@ -288,33 +332,8 @@ GenContent compile_generation(const CompileInput &in)
     g.table_digests = {sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t)),
                        digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
 
-    auto &cfg = g.cfg;
-    cfg.seed = c.seed;
-    cfg.generation = in.generation;
-    cfg.table_size = c.table_size;
-    cfg.mesh_ifindex = in.mesh_ifindex;
-    cfg.self_node = slot_of(self->name);
-    cfg.flags = (c.metadata_block ? XI_CFG_METADATA_BLOCK : 0) |
-                (c.default_ingress_allow ? XI_CFG_INGRESS_ALLOW : 0) |
-                (c.default_egress_allow ? XI_CFG_EGRESS_ALLOW : 0) |
-                (self->is_edge() ? XI_CFG_SELF_EDGE : 0) | XI_CFG_POLICY |
-                (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0);
-    uint32_t mtu = c.node_mtu(*self);
-    cfg.mesh_mtu = mtu;
-    // Any edge may forward a VIP flow to any other: clamp to what the smallest mesh MTU fits.
-    if (!backends.empty()) {
-        cfg.vip_mss4 = vip_mss4(min_edge_mtu);
-        cfg.vip_mss6 = vip_mss6(min_edge_mtu);
-    }
-    cfg.mesh_mss4 = c.mesh_mss4 ? c.mesh_mss4 : mesh_mss4(mtu);
-    cfg.mesh_mss6 = c.mesh_mss6 ? c.mesh_mss6 : mesh_mss6(mtu);
-    cfg.ct_tcp_established_s = c.ct_tcp_established;
-    cfg.ct_tcp_transitory_s = c.ct_tcp_transitory;
-    cfg.ct_udp_s = c.ct_udp;
-    cfg.ct_icmp_s = c.ct_icmp;
-    cfg.events_per_sec = c.events_rate;
-    cfg.events_burst = c.events_burst;
-    cfg.vip_salt = vip_salt;
+    fill_gen_config(c, in, *self, !backends.empty(), min_edge_mtu, vip_salt, g);
+    g.cfg.self_node = slot_of(self->name);
     return g;
 }
 

@@ -255,33 +255,9 @@ void read_rule(Reader &r, const yaml::Node &n, Config &c)
         c.rules.push_back(std::move(rule));
 }
 
-void read_top(Reader &r, const yaml::Node &root, Config &c)
+// default, reply_only, metadata_block, metadata_extra: what the policy does beyond its rules.
+void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
 {
-    static const std::set<std::string> known = {
-        "version",    "fleet",          "nodes",          "vips", "identities", "rules", "default",
-        "reply_only", "metadata_block", "metadata_extra", "mss",  "conntrack",  "events"};
-    if (!r.mapping(root, "the config", known))
-        return;
-    if (!root.get("version"))
-        r.error(root, "missing 'version: 1'");
-    else if (auto v = r.uint(*root.get("version"), "version", 1, 1))
-        c.version = *v;
-    if (root.get("fleet"))
-        read_fleet(r, *root.get("fleet"), c);
-    else
-        r.error(root, "missing 'fleet:' (hash_seed, maglev_table_size, mesh_mtu)");
-    if (root.get("nodes")) {
-        c.nodes_pos = root.get("nodes")->pos();
-        r.sequence(*root.get("nodes"), "nodes", [&](const yaml::Node &n) { read_node(r, n, c); });
-    } else {
-        r.error(root, "missing 'nodes:' (every node of the fleet)");
-    }
-    if (root.get("vips") && !root.get("vips")->is_null())
-        r.sequence(*root.get("vips"), "vips", [&](const yaml::Node &n) { read_vip(r, n, c); });
-    if (root.get("identities") && !root.get("identities")->is_null())
-        read_identities(r, *root.get("identities"), c);
-    if (root.get("rules") && !root.get("rules")->is_null())
-        r.sequence(*root.get("rules"), "rules", [&](const yaml::Node &n) { read_rule(r, n, c); });
     if (const auto *dp = root.get("default")) {
         const auto &d = *dp;
         if (r.mapping(d, "default", {"ingress", "egress"})) {
@@ -310,6 +286,11 @@ void read_top(Reader &r, const yaml::Node &root, Config &c)
             if (auto p = r.prefix(n, "metadata_extra"))
                 c.metadata_extra.push_back(*p);
         });
+}
+
+// mss, conntrack, events: datapath tuning, each with defaults.
+void read_tuning(Reader &r, const yaml::Node &root, Config &c)
+{
     if (const auto *mp = root.get("mss")) {
         const auto &m = *mp;
         if (r.mapping(m, "mss", {"clamp_mesh", "mesh_ipv4", "mesh_ipv6"})) {
@@ -349,6 +330,37 @@ void read_top(Reader &r, const yaml::Node &root, Config &c)
                     c.events_burst = *v;
         }
     }
+}
+
+void read_top(Reader &r, const yaml::Node &root, Config &c)
+{
+    static const std::set<std::string> known = {
+        "version",    "fleet",          "nodes",          "vips", "identities", "rules", "default",
+        "reply_only", "metadata_block", "metadata_extra", "mss",  "conntrack",  "events"};
+    if (!r.mapping(root, "the config", known))
+        return;
+    if (!root.get("version"))
+        r.error(root, "missing 'version: 1'");
+    else if (auto v = r.uint(*root.get("version"), "version", 1, 1))
+        c.version = *v;
+    if (root.get("fleet"))
+        read_fleet(r, *root.get("fleet"), c);
+    else
+        r.error(root, "missing 'fleet:' (hash_seed, maglev_table_size, mesh_mtu)");
+    if (root.get("nodes")) {
+        c.nodes_pos = root.get("nodes")->pos();
+        r.sequence(*root.get("nodes"), "nodes", [&](const yaml::Node &n) { read_node(r, n, c); });
+    } else {
+        r.error(root, "missing 'nodes:' (every node of the fleet)");
+    }
+    if (root.get("vips") && !root.get("vips")->is_null())
+        r.sequence(*root.get("vips"), "vips", [&](const yaml::Node &n) { read_vip(r, n, c); });
+    if (root.get("identities") && !root.get("identities")->is_null())
+        read_identities(r, *root.get("identities"), c);
+    if (root.get("rules") && !root.get("rules")->is_null())
+        r.sequence(*root.get("rules"), "rules", [&](const yaml::Node &n) { read_rule(r, n, c); });
+    read_policy_settings(r, root, c);
+    read_tuning(r, root, c);
 }
 
 } // namespace
