@@ -15,6 +15,7 @@
 #include "error.h"
 #include "event_budget.h"
 #include "generation.h"
+#include "teardown.h"
 #include "publish.h"
 #include "sysctl.h"
 #include "xi_reasons.h"
@@ -37,48 +38,6 @@ std::string describe(const InstanceState &s)
     for (const auto &a : s.attachments)
         out += " " + a.prog_name + "@" + a.ifname;
     return out;
-}
-
-// Everything in the instance directory is ours: links, maps, the state map.
-void remove_pins(const std::string &dir, std::vector<std::string> *removed)
-{
-    for (const auto &name : list_dir(dir)) {
-        std::string path = dir + "/" + name;
-        if (unlink(path.c_str()) != 0 && errno != ENOENT)
-            throw Error("cannot remove pin " + path, errno);
-        if (removed)
-            removed->push_back(name);
-    }
-    if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
-        throw Error("cannot remove " + dir, errno);
-}
-
-// Destroy a clsact qdisc we created once none of our filters use it any more.
-void drop_created_qdiscs(const std::vector<Attachment> &atts)
-{
-    std::map<uint32_t, bool> created;
-    for (const auto &a : atts)
-        if (a.method == AttachMethod::Clsact && a.created_qdisc)
-            created[a.ifindex] = true;
-    for (const auto &[ifindex, _] : created) {
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
-                    .attach_point =
-                        static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-        bpf_tc_hook_destroy(&hook); // gone already (interface deleted) is fine
-    }
-}
-
-const char *hook_label(uint8_t hook)
-{
-    switch (hook) {
-    case XI_HOOK_XDP_PUBLIC:
-        return "xdp";
-    case XI_HOOK_TC_PUBLIC_INGRESS:
-    case XI_HOOK_TC_MESH_INGRESS:
-        return "tc ingress";
-    default:
-        return "tc egress";
-    }
 }
 
 struct Resolved {
@@ -229,32 +188,6 @@ std::vector<std::string> list_instances(const Paths &p)
 
 namespace
 {
-
-// Takes off whatever an attach that failed half way put in place: its hooks, the clsact qdiscs
-// it created, its pins.
-struct AttachRollback {
-    std::string dir;
-    InstanceState &st;
-    bool done = false;
-    ~AttachRollback()
-    {
-        if (done)
-            return;
-        for (auto it = st.attachments.rbegin(); it != st.attachments.rend(); ++it) {
-            try {
-                detach(dir, *it);
-            } catch (const std::exception &e) {
-                spdlog::warn("rollback: {}", e.what());
-            }
-        }
-        drop_created_qdiscs(st.attachments);
-        try {
-            remove_pins(dir, nullptr);
-        } catch (const std::exception &e) {
-            spdlog::warn("rollback: {}", e.what());
-        }
-    }
-};
 
 // Every hook of this node, each recorded in the state as soon as it exists (detach finds it
 // after a crash).
@@ -413,30 +346,6 @@ ReloadReport reload_instance(const ReloadOptions &o)
     rep.state = *st;
     rep.tables_reused = pub.tables_reused;
     rep.fill_ms = pub.fill_ms;
-    return rep;
-}
-
-DetachReport detach_instance(const Paths &p, const std::string &instance, bool tc_filters_reachable)
-{
-    PinLock lock(p);
-    DetachReport rep;
-    std::string dir = p.instance(instance);
-    if (!path_exists(dir))
-        return rep;
-    rep.was_attached = true;
-    auto st = load_state(dir);
-    if (st) {
-        // XDP first: it stops marking packets before the TC programs that handle marks go.
-        for (auto it = st->attachments.rbegin(); it != st->attachments.rend(); ++it) {
-            if (it->method == AttachMethod::Clsact && !tc_filters_reachable)
-                continue; // by ifindex in a namespace that no longer exists: gone with it
-            detach(dir, *it);
-            rep.removed.push_back(it->prog_name + "@" + it->ifname + " " + hook_label(it->hook));
-        }
-        if (tc_filters_reachable)
-            drop_created_qdiscs(st->attachments);
-    }
-    remove_pins(dir, nullptr);
     return rep;
 }
 
