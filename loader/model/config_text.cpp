@@ -1,6 +1,10 @@
 // Byte-level checks of a config and the file read (load_config): no YAML here.
 #include "config_text.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+
 #include <fcntl.h>
 #include <string_view>
 #include <sys/stat.h>
@@ -169,6 +173,41 @@ ConfigResult load_config(const std::string &path)
     close(fd);
     text.resize(got);
     return parse_config(text, path);
+}
+
+// What is wrong with the text before any YAML is read (not printable UTF-8, a tab in the
+// indentation, a second document), or nothing.
+std::optional<ConfigError> text_error(const std::string &text, const std::string &file)
+{
+    if (auto at = invalid_utf8_at(text); at != std::string::npos) {
+        int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+        auto byte = static_cast<unsigned char>(text[at]);
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02x", byte);
+        // A NUL is UTF-16 text or binary, any other control character an edit gone wrong.
+        const bool control = byte != 0 && (byte < 0x20 || byte == 0x7f) && byte != '\r';
+        return ConfigError{file,
+                           {line, 0},
+                           control
+                               ? std::string("a control character (") + hex + ", byte " +
+                                     std::to_string(at) + "): YAML allows none, comments included"
+                           : byte == '\r' ? "a carriage return without a line feed (byte " +
+                                                std::to_string(at) + "): end lines with LF or CR LF"
+                                          : "not UTF-8 text (byte " + std::to_string(at) +
+                                                "): save the file as UTF-8"};
+    }
+    if (int line = tab_indented_line(text)) {
+        return ConfigError{
+            file, {line, 1}, "a tab in the indentation: YAML indents with spaces only"};
+    }
+    // One document, by its markers, before any parsing: the same sentence whichever parser.
+    if (int line = second_document_line(text)) {
+        return ConfigError{file,
+                           {line, 1},
+                           "a second YAML document ('---'): a config is one document, and "
+                           "nothing after the first would be read"};
+    }
+    return std::nullopt;
 }
 
 } // namespace xi

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
+
+#include "config.h"
 
 namespace xi
 {
@@ -14,5 +17,7 @@ size_t invalid_utf8_at(const std::string &text);
 int second_document_line(const std::string &text);
 // The first line whose indentation holds a tab, or 0.
 int tab_indented_line(const std::string &text);
+// The first of the above that applies, as the error parse_config reports, or nothing.
+std::optional<ConfigError> text_error(const std::string &text, const std::string &file);
 
 } // namespace xi

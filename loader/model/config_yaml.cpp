@@ -371,35 +371,8 @@ ConfigResult parse_config(const std::string &text, const std::string &file)
     Config c;
     c.path = file;
     c.sha256 = sha256_hex(text);
-    if (auto at = invalid_utf8_at(text); at != std::string::npos) {
-        int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
-        auto byte = static_cast<unsigned char>(text[at]);
-        char hex[8];
-        std::snprintf(hex, sizeof(hex), "0x%02x", byte);
-        // A NUL is UTF-16 text or binary, any other control character an edit gone wrong.
-        const bool control = byte != 0 && (byte < 0x20 || byte == 0x7f) && byte != '\r';
-        res.errors.push_back(
-            {file,
-             {line, 0},
-             control ? std::string("a control character (") + hex + ", byte " + std::to_string(at) +
-                           "): YAML allows none, comments included"
-             : byte == '\r'
-                 ? "a carriage return without a line feed (byte " + std::to_string(at) +
-                       "): end lines with LF or CR LF"
-                 : "not UTF-8 text (byte " + std::to_string(at) + "): save the file as UTF-8"});
-        return res;
-    }
-    if (int line = tab_indented_line(text)) {
-        res.errors.push_back(
-            {file, {line, 1}, "a tab in the indentation: YAML indents with spaces only"});
-        return res;
-    }
-    // One document, by its markers, before any parsing: the same sentence whichever parser.
-    if (int line = second_document_line(text)) {
-        res.errors.push_back({file,
-                              {line, 1},
-                              "a second YAML document ('---'): a config is one document, and "
-                              "nothing after the first would be read"});
+    if (auto e = text_error(text, file)) {
+        res.errors.push_back(*e);
         return res;
     }
     yaml::Document doc;
