@@ -41,6 +41,49 @@ std::string usage_error(CLI::App &app, int argc, char **argv, const std::string 
     return what + " (see xdp-ingress help " + first_word + ")";
 }
 
+// `help [VERB]`: the whole usage, or one verb's.
+void add_help_command(CLI::App &app, xi::Runner &run, std::string &help_verb)
+{
+    auto *help = app.add_subcommand("help", "Show help for xdp-ingress or one verb");
+    help->add_option("verb", help_verb, "Verb to explain");
+    help->callback([&app, &run, &help_verb] {
+        run = [&app, &help_verb] {
+            if (help_verb.empty()) {
+                // app.help() would describe the selected subcommand, i.e. "help" itself.
+                std::cout << app.get_formatter()->make_help(&app, "xdp-ingress",
+                                                            CLI::AppFormatMode::Normal);
+                return 0;
+            }
+            CLI::App *sub = nullptr;
+            for (auto *c : app.get_subcommands([](CLI::App *) { return true; }))
+                if (c->get_name() == help_verb)
+                    sub = c;
+            if (!sub) {
+                std::cerr << "Error: unknown verb '" << help_verb << "'" << std::endl;
+                return 2;
+            }
+            std::cout << sub->get_formatter()->make_help(sub, "xdp-ingress " + help_verb,
+                                                         CLI::AppFormatMode::Normal);
+            return 0;
+        };
+    });
+}
+
+// Usage errors exit 2 (like bpftool and getopt tools), not CLI11's 100+ codes; a run that
+// failed exits 1. They read like every other error, in JSON with -j: the flags are looked up
+// by hand, since parsing them is what failed.
+int usage_error_exit(CLI::App &app, xi::Globals &g, int argc, char **argv, const CLI::ParseError &e)
+{
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "-j" || a == "--json" || a == "-p" || a == "--pretty")
+            g.json = true;
+        g.pretty = g.pretty || a == "-p" || a == "--pretty";
+    }
+    xi::print_error(g, usage_error(app, argc, argv, e.what()));
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -69,30 +112,8 @@ int main(int argc, char **argv)
     xi::add_monitor_command(app, g, run);
     xi::add_health_command(app, g, run);
     xi::add_features_command(app, g, run);
-    auto *help = app.add_subcommand("help", "Show help for xdp-ingress or one verb");
     std::string help_verb;
-    help->add_option("verb", help_verb, "Verb to explain");
-    help->callback([&] {
-        run = [&] {
-            if (help_verb.empty()) {
-                // app.help() would describe the selected subcommand, i.e. "help" itself.
-                std::cout << app.get_formatter()->make_help(&app, "xdp-ingress",
-                                                            CLI::AppFormatMode::Normal);
-                return 0;
-            }
-            CLI::App *sub = nullptr;
-            for (auto *c : app.get_subcommands([](CLI::App *) { return true; }))
-                if (c->get_name() == help_verb)
-                    sub = c;
-            if (!sub) {
-                std::cerr << "Error: unknown verb '" << help_verb << "'" << std::endl;
-                return 2;
-            }
-            std::cout << sub->get_formatter()->make_help(sub, "xdp-ingress " + help_verb,
-                                                         CLI::AppFormatMode::Normal);
-            return 0;
-        };
-    });
+    add_help_command(app, run, help_verb);
 
     try {
         app.parse(argc, argv);
@@ -103,17 +124,7 @@ int main(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        // Usage errors exit 2 (like bpftool and getopt tools), not CLI11's 100+ codes; a run
-        // that failed exits 1. They read like every other error, in JSON with -j: the flags
-        // are looked up by hand, since parsing them is what failed.
-        for (int i = 1; i < argc; i++) {
-            std::string a = argv[i];
-            if (a == "-j" || a == "--json" || a == "-p" || a == "--pretty")
-                g.json = true;
-            g.pretty = g.pretty || a == "-p" || a == "--pretty";
-        }
-        xi::print_error(g, usage_error(app, argc, argv, e.what()));
-        return 2;
+        return usage_error_exit(app, g, argc, argv, e);
     }
     if (g.pretty)
         g.json = true;
