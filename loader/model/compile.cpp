@@ -57,6 +57,26 @@ struct IdentKeyHash {
     }
 };
 
+// The built-in metadata addresses and the config's metadata_extra.
+std::vector<Prefix> metadata_prefixes(const Config &c)
+{
+    std::vector<Prefix> out;
+    for (const auto &s : metadata_addresses()) {
+        std::string err;
+        out.push_back(*Prefix::parse(s, &err));
+    }
+    for (const auto &p : c.metadata_extra)
+        out.push_back(p.prefix);
+    return out;
+}
+
+// An IPv6 prefix shorter than /96 that spans ::ffff:0:0/96, where IPv4 is keyed.
+bool spans_ipv4(const Prefix &p)
+{
+    static const IpAddr v4_range{IpAddr::parse("0.0.0.0")->bytes, false}; // ::ffff:0.0.0.0
+    return !p.addr.v4 && p.len < 96 && p.contains(v4_range);
+}
+
 void add_idents(const Config &c, const std::vector<std::string> &node_slots, GenContent &g)
 {
     std::vector<IdentEntry> entries;
@@ -97,15 +117,8 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
         }
     }
 
-    std::vector<Prefix> metadata;
-    for (const auto &s : metadata_addresses()) {
-        std::string err;
-        metadata.push_back(*Prefix::parse(s, &err));
-    }
-    for (const auto &p : c.metadata_extra)
-        metadata.push_back(p.prefix);
     PrefixMap<bool> metadata_index;
-    for (const auto &p : metadata) {
+    for (const auto &p : metadata_prefixes(c)) {
         metadata_index.insert(p, true);
         uint16_t role = role_of(roles, p);
         put(p, role, XI_IDENT_F_METADATA | role_flags(role), XI_NODE_NONE);
@@ -127,12 +140,8 @@ void add_idents(const Config &c, const std::vector<std::string> &node_slots, Gen
     // IPv6 role. An IPv4 0.0.0.0/0 entry (that key, /96) keeps IPv4 to IPv4's own roles: world,
     // unless an IPv4 /0 identity is there already.
     static const IpAddr v4_any = *IpAddr::parse("0.0.0.0");
-    const IpAddr v4_range{v4_any.bytes, false}; // ::ffff:0.0.0.0 as an IPv6 address
-    bool spans_v4 = false;
-    for (const auto &e : entries)
-        spans_v4 =
-            spans_v4 || (!e.prefix.addr.v4 && e.prefix.len < 96 && e.prefix.contains(v4_range));
-    if (spans_v4)
+    if (std::any_of(entries.begin(), entries.end(),
+                    [](const IdentEntry &e) { return spans_ipv4(e.prefix); }))
         put(Prefix{v4_any, 0}, XI_ROLE_WORLD, 0, XI_NODE_NONE);
     // The longest prefix wins the lookup: an identity or node prefix inside a metadata prefix
     // must carry the metadata flag too, or it would take its addresses out of the deny list.

@@ -190,6 +190,62 @@ std::vector<std::pair<uint16_t, int>> port_range_prefixes(uint16_t lo, uint16_t 
     return out;
 }
 
+namespace
+{
+
+// One role pair's rules (positions idx in c.rules): conflicting twins, unreachable rules.
+void check_pair(const Config &c, const std::vector<size_t> &idx, std::vector<ConfigError> &errors)
+{
+    std::set<size_t> winners, conflicted;
+    for (const auto &cell : resolve_pair(c, idx))
+        winners.insert(cell.winner);
+    // Twins: for each rule, the first earlier rule of the pair with the same match, and the
+    // first earlier one with the same match and the opposite action (positions in idx).
+    constexpr size_t kNone = SIZE_MAX;
+    struct Firsts {
+        size_t any = kNone, allow = kNone, deny = kNone;
+    };
+    std::map<Match, Firsts> seen;
+    std::vector<size_t> twin_of(idx.size()), opposite_of(idx.size());
+    for (size_t k = 0; k < idx.size(); k++) {
+        const auto &r = c.rules[idx[k]];
+        auto &f = seen[match_of(r)];
+        twin_of[k] = f.any;
+        opposite_of[k] = r.action == Action::Allow ? f.deny : f.allow;
+        if (f.any == kNone)
+            f.any = k;
+        auto &mine = r.action == Action::Allow ? f.allow : f.deny;
+        if (mine == kNone)
+            mine = k;
+    }
+    // Opposite actions on the same match: one error naming both, not an "unreachable" too.
+    for (size_t k = 0; k < idx.size(); k++)
+        if (size_t m = opposite_of[k]; m != kNone) {
+            const auto &r = c.rules[idx[k]], &twin = c.rules[idx[m]];
+            errors.push_back({c.path, r.pos,
+                              "rule '" + r.name + "' and rule '" + twin.name + "' (line " +
+                                  std::to_string(twin.pos.line) +
+                                  ") match the same traffic with opposite actions"});
+            conflicted.insert(idx[k]);
+            conflicted.insert(idx[m]);
+        }
+    for (size_t k = 0; k < idx.size(); k++) {
+        size_t i = idx[k];
+        const auto &r = c.rules[i];
+        if (winners.count(i) || conflicted.count(i))
+            continue;
+        const RuleCfg *twin = twin_of[k] == kNone ? nullptr : &c.rules[idx[twin_of[k]]];
+        std::string by =
+            twin ? "rule '" + twin->name + "' (line " + std::to_string(twin->pos.line) + ")"
+                 : "more specific or earlier rules";
+        errors.push_back(
+            {c.path, r.pos,
+             "rule '" + r.name + "' is unreachable: every packet it matches is decided by " + by});
+    }
+}
+
+} // namespace
+
 void check_policy(Config &c, std::vector<ConfigError> &errors)
 {
     std::map<std::string, Pos> names;
@@ -240,54 +296,8 @@ void check_policy(Config &c, std::vector<ConfigError> &errors)
     if (!refs_ok)
         return;
 
-    for (const auto &[pair, idx] : group_by_pair(c)) {
-        std::set<size_t> winners, conflicted;
-        for (const auto &cell : resolve_pair(c, idx))
-            winners.insert(cell.winner);
-        // Twins: for each rule, the first earlier rule of the pair with the same match, and the
-        // first earlier one with the same match and the opposite action (positions in idx).
-        constexpr size_t kNone = SIZE_MAX;
-        struct Firsts {
-            size_t any = kNone, allow = kNone, deny = kNone;
-        };
-        std::map<Match, Firsts> seen;
-        std::vector<size_t> twin_of(idx.size()), opposite_of(idx.size());
-        for (size_t k = 0; k < idx.size(); k++) {
-            const auto &r = c.rules[idx[k]];
-            auto &f = seen[match_of(r)];
-            twin_of[k] = f.any;
-            opposite_of[k] = r.action == Action::Allow ? f.deny : f.allow;
-            if (f.any == kNone)
-                f.any = k;
-            auto &mine = r.action == Action::Allow ? f.allow : f.deny;
-            if (mine == kNone)
-                mine = k;
-        }
-        // Opposite actions on the same match: one error naming both, not an "unreachable" too.
-        for (size_t k = 0; k < idx.size(); k++)
-            if (size_t m = opposite_of[k]; m != kNone) {
-                const auto &r = c.rules[idx[k]], &twin = c.rules[idx[m]];
-                errors.push_back({c.path, r.pos,
-                                  "rule '" + r.name + "' and rule '" + twin.name + "' (line " +
-                                      std::to_string(twin.pos.line) +
-                                      ") match the same traffic with opposite actions"});
-                conflicted.insert(idx[k]);
-                conflicted.insert(idx[m]);
-            }
-        for (size_t k = 0; k < idx.size(); k++) {
-            size_t i = idx[k];
-            const auto &r = c.rules[i];
-            if (winners.count(i) || conflicted.count(i))
-                continue;
-            const RuleCfg *twin = twin_of[k] == kNone ? nullptr : &c.rules[idx[twin_of[k]]];
-            std::string by =
-                twin ? "rule '" + twin->name + "' (line " + std::to_string(twin->pos.line) + ")"
-                     : "more specific or earlier rules";
-            errors.push_back({c.path, r.pos,
-                              "rule '" + r.name +
-                                  "' is unreachable: every packet it matches is decided by " + by});
-        }
-    }
+    for (const auto &[pair, idx] : group_by_pair(c))
+        check_pair(c, idx, errors);
 }
 
 void compile_rules(const Config &c, const std::vector<std::string> &prev_slots,
