@@ -43,6 +43,7 @@
 #include "packet_check.h"
 #include "privileges.h"
 #include "xi_reasons.h"
+#include "fleet_yaml.h"
 
 namespace xi::test
 {
@@ -57,27 +58,10 @@ namespace
 // prefix (lab inside 198.18.0.0/28).
 std::string diff_config(bool flipped)
 {
-    std::string c = R"(version: 1
-fleet:
-  hash_seed: 0x42
-  mesh_mtu: 1420
-nodes:
-  - name: edge-a
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.1
-    mesh_ipv6: fd00:200::1
-  - name: app-1
-    mesh_ipv4: 10.201.0.1
-    mesh_ipv6: fd00:201::1
-  - name: db-1
+    std::string c = fleet_yaml_head("0x42") + kEdgeANode + kApp1DualStackNode + R"(  - name: db-1
     mesh_ipv4: 10.202.0.1
     mesh_ipv6: fd00:202::1
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [443]
-identities:
+)" + kWeb443Vip + R"(identities:
   edges: [10.200.0.0/24, fd00:200::/64]
   apps: [10.201.0.0/24, fd00:201::/64]
   dbs: [10.202.0.0/24, fd00:202::/64]

@@ -3,31 +3,17 @@
 
 #include <string>
 
+#include "fleet_yaml.h"
+
 namespace xi::test
 {
 
-inline const std::string kPolicyConfig = R"(version: 1
-fleet:
-  hash_seed: 0x42
-  mesh_mtu: 1420
-nodes:
-  - name: edge-a
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.1
-    mesh_ipv6: fd00:200::1
-  - name: app-1
-    mesh_ipv4: 10.201.0.1
-    mesh_ipv6: fd00:201::1
-  - name: app-2
+inline const std::string kPolicyConfig = fleet_yaml_head("0x42") + kEdgeANode + kApp1DualStackNode +
+                                         R"(  - name: app-2
     mesh_ipv4: 10.201.0.2
   - name: db-1
     mesh_ipv4: 10.202.0.1
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [443]
-identities:
+)" + kWeb443Vip + R"(identities:
   edges: [10.200.0.0/24, fd00:200::/64]
   apps: [10.201.0.0/24, fd00:201::/64]
   dbs: [10.202.0.0/24]

@@ -4,19 +4,13 @@
 
 #include <string>
 
+#include "fleet_yaml.h"
+
 namespace xi::test
 {
 
-inline const std::string kSteerConfig = R"(version: 1
-fleet:
-  hash_seed: 0x5eed5eed12345678
-  mesh_mtu: 1420
-nodes:
-  - name: edge-a
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.1
-    mesh_ipv6: fd00:200::1
-  - name: edge-b
+inline const std::string kSteerConfig = fleet_yaml_head("0x5eed5eed12345678") + kEdgeANode +
+                                        R"(  - name: edge-b
     public_interface: pub0
     mesh_ipv4: 10.200.0.2
     mesh_ipv6: fd00:200::2
