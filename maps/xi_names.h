@@ -39,8 +39,13 @@
     X(XI_MAP_RULE_STATS)                                                                           \
     X(XI_MAP_EVENT_TOKENS)
 
-/* The loader's own map (not in any BPF object): which generation holds which tables. */
+/*
+ * The loader's own maps (not in any BPF object): which generation holds which tables, and the
+ * loader's record of the instance (JSON; earlier releases wrote a binary one to xi_loader).
+ */
 #define XI_MAP_CATALOG "xi_catalog"
+#define XI_MAP_STATE "xi_state"
+#define XI_MAP_STATE_LEGACY "xi_loader"
 
 /*
  * Inner maps of the swapped tables, created by the loader for each generation. The BPF side

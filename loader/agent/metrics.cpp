@@ -139,12 +139,8 @@ std::map<uint32_t, std::string> add_attachments(Families &out, const std::string
                    (info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != 0);
             close(fd);
         }
-        const char *method = a.method == AttachMethod::XdpLink ? "xdp"
-                             : a.method == AttachMethod::Tcx   ? "tcx"
-                                                               : "clsact";
-        const char *mode = a.xdp_mode == XdpMode::Native    ? "native"
-                           : a.xdp_mode == XdpMode::Generic ? "generic"
-                                                            : "";
+        const char *method = attach_method_name(a.method);
+        const char *mode = xdp_mode_name(a.xdp_mode);
         std::string hook = "?", dirn = "?";
         for (const auto &h : hooks())
             if (h.number == a.hook) {

@@ -20,31 +20,6 @@ namespace
 
 constexpr __u32 kBpfLinkTypeTcx = 11; // BPF_LINK_TYPE_TCX, kernel >= 6.6
 
-const char *method_name(AttachMethod m)
-{
-    switch (m) {
-    case AttachMethod::XdpLink:
-        return "xdp";
-    case AttachMethod::Tcx:
-        return "tcx";
-    case AttachMethod::Clsact:
-        return "clsact";
-    }
-    return "?";
-}
-
-const char *mode_name(XdpMode m)
-{
-    switch (m) {
-    case XdpMode::Native:
-        return "native";
-    case XdpMode::Generic:
-        return "generic";
-    default:
-        return "";
-    }
-}
-
 const HookInfo *hook_info(uint32_t n)
 {
     for (const auto &h : hooks())
@@ -64,9 +39,9 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
     j["ifindex"] = a.ifindex;
     j["hook"] = h ? std::string(h->kind) + "/" + h->direction : "?";
     j["side"] = h ? h->side : "?";
-    j["method"] = method_name(a.method);
+    j["method"] = attach_method_name(a.method);
     if (a.xdp_mode != XdpMode::None)
-        j["mode"] = mode_name(a.xdp_mode);
+        j["mode"] = xdp_mode_name(a.xdp_mode);
     if (a.handoff != XI_HANDOFF_NONE)
         j["handoff"] = handoff_name(a.handoff);
     j["program"] = a.prog_name;

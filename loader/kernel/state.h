@@ -1,6 +1,9 @@
-// What the loader records about an instance, kept in the pinned array map xi_loader (one
+// What the loader records about an instance, kept as JSON in the pinned array map xi_state (one
 // entry) next to the datapath's maps, so a fresh process - `status`, `detach`, a restarted
 // `serve` - finds it even after the attaching process is gone. The datapath never reads it.
+// Earlier releases kept a fixed binary record in xi_loader instead (state_legacy.h): it is
+// read when xi_state is absent and removed by the first save, so `attach --replace` from such a
+// release takes its instance over.
 #pragma once
 
 #include <array>
@@ -60,10 +63,18 @@ struct InstanceState {
     std::vector<Attachment> attachments;
 };
 
-constexpr const char *kStateMap = "xi_loader";
 constexpr size_t kMaxAttachments = 8;
 
-// Creates the state map (pinned at dir/xi_loader) if missing and writes s.
+const char *attach_method_name(AttachMethod m); // "xdp", "tcx", "clsact"
+const char *xdp_mode_name(XdpMode m);           // "native", "generic", "" (none)
+
+// The record as text and back (state_json.cpp). state_from_json throws Error naming `where`
+// when the text is not a record this version can read.
+std::string state_to_json(const InstanceState &s);
+InstanceState state_from_json(const std::string &text, const std::string &where);
+
+// Creates the state map (pinned at dir/xi_state) if missing and writes s; removes a release's
+// binary record (xi_loader) once s is written.
 void save_state(const std::string &dir, const InstanceState &s);
 // nullopt when the instance has no state map.
 std::optional<InstanceState> load_state(const std::string &dir);

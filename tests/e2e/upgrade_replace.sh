@@ -13,7 +13,8 @@
 #     sib counted exactly the flows sib owns (`xdp-ingress owner` says which, flow by flow);
 #   - mesh: rx's socket received every datagram, and rule gen-a counted each;
 #   - no drop counter moved on any hook; every hook runs this build's program on the same link,
-#     the hand-off is recorded, the tracked flow still answers.
+#     the hand-off is recorded, the tracked flow still answers;
+#   - the release's binary state record (xi_loader) became this build's JSON one (xi_state).
 # Registered by handoff_tests.cmake.in where XI_BASELINE_BIN exists and the kernel can run the
 # release's XDP program (it calls bpf_xdp_adjust_meta). ~30 s here.
 set -euo pipefail
@@ -74,8 +75,12 @@ print("ready", flush=True); time.sleep(3600)' "$MESH_RX" "$BACKEND"
     sport_pub=$SPORT
     sender_start pub 192.0.2.1 "$VIP" 53 30000 "$RATE"
     sleep 0.5
+    [ -e "$BPFFS/xdp-ingress/$INST/xi_loader" ] || fail "the release recorded no binary state (xi_loader)"
     xrun "$XI_BIN" attach --replace --netns "$(ns rx)" --instance "$INST" --config "$CFG" --node rx
     expect_rc 0 "this build's attach --replace over the release's programs"
+    [ -e "$BPFFS/xdp-ingress/$INST/xi_state" ] && [ ! -e "$BPFFS/xdp-ingress/$INST/xi_loader" ] ||
+        fail "the release's state record was not migrated to JSON (xi_state)"
+    pass "the release's binary state record became this build's JSON record"
     sleep 0.5
     xrun "$XI_BIN" attach --replace --netns "$(ns rx)" --instance "$INST" --config "$CFG" --node rx
     expect_rc 0 "and over itself"
