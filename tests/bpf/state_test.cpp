@@ -8,6 +8,7 @@
 
 #include "bpffs.h"
 #include "error.h"
+#include "legacy_state.h"
 #include "privileges.h"
 #include "state.h"
 #include "state_legacy.h"
@@ -46,18 +47,7 @@ protected:
     }
     void pin_legacy()
     {
-        xi::LegacyState raw{};
-        raw.magic = xi::kLegacyMagic;
-        raw.version = xi::kLegacyVersion;
-        std::strcpy(raw.instance, "edge");
-        std::strcpy(raw.node, "fra1");
-        raw.gens[1].generation = 9;
-        raw.reloads_ok = 4;
-        raw.n_attach = 1;
-        std::strcpy(raw.attach[0].ifname, "eth0");
-        std::strcpy(raw.attach[0].pin_name, "link_xdp_eth0");
-        raw.attach[0].method = static_cast<uint8_t>(xi::AttachMethod::XdpLink);
-        raw.attach[0].xdp_mode = static_cast<uint8_t>(xi::XdpMode::Generic);
+        auto raw = xi::test::legacy_record();
         pin_map(XI_MAP_STATE_LEGACY, sizeof(raw), &raw);
     }
     xi::Paths paths_;
@@ -90,8 +80,8 @@ TEST_F(StateMapTest, ReleaseRecordIsReadThenMigratedByTheFirstSave)
     auto s = xi::load_state(dir_);
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ(s->node, "fra1");
-    EXPECT_EQ(s->gens[1].generation, 9u);
-    ASSERT_EQ(s->attachments.size(), 1u);
+    EXPECT_EQ(s->gens[1].generation, 8u);
+    ASSERT_EQ(s->attachments.size(), 2u);
     EXPECT_EQ(s->attachments[0].xdp_mode, xi::XdpMode::Generic);
 
     s->reloads_ok++;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "legacy_state.h"
 #include "state.h"
 #include "state_legacy.h"
 #include "xi_structs.h"
@@ -27,26 +28,25 @@ xi::InstanceState sample()
     s.reloads_failed = 1;
     s.last_failure_at = 1700000050;
     s.last_error = "fleet.yaml:4:2: unknown key";
-    xi::Attachment x;
-    x.ifname = "eth0";
-    x.ifindex = 2;
-    x.hook = 1;
-    x.method = xi::AttachMethod::XdpLink;
-    x.xdp_mode = xi::XdpMode::Native;
-    x.handoff = XI_HANDOFF_TC;
-    x.prog_id = 41;
-    x.prog_name = "xdp_public";
-    x.pin_name = "link_xdp_eth0";
-    xi::Attachment c;
-    c.ifname = "wg0";
-    c.ifindex = 5;
-    c.hook = 4;
-    c.method = xi::AttachMethod::Clsact;
-    c.created_qdisc = true;
-    c.prog_id = 42;
-    c.tc_handle = 1;
-    c.tc_priority = 49152;
-    c.prog_name = "xi_mesh_in_l3";
+    xi::Attachment x{.ifname = "eth0",
+                     .ifindex = 2,
+                     .hook = 1,
+                     .method = xi::AttachMethod::XdpLink,
+                     .xdp_mode = xi::XdpMode::Native,
+                     .handoff = XI_HANDOFF_TC,
+                     .prog_id = 41,
+                     .prog_name = "xdp_public",
+                     .pin_name = "link_xdp_eth0"};
+    xi::Attachment c{.ifname = "wg0",
+                     .ifindex = 5,
+                     .hook = 4,
+                     .method = xi::AttachMethod::Clsact,
+                     .created_qdisc = true,
+                     .prog_id = 42,
+                     .tc_handle = 1,
+                     .tc_priority = 49152,
+                     .prog_name = "xi_mesh_in_l3",
+                     .pin_name = {}};
     s.attachments = {x, c};
     return s;
 }
@@ -136,57 +136,29 @@ TEST(StateJson, InvalidUtf8InLastErrorIsStillWritable)
     EXPECT_EQ(back.reloads_ok, 3u);
 }
 
-template <size_t N>
-void put(char (&dst)[N], const std::string &s)
-{
-    std::memset(dst, 0, N);
-    std::memcpy(dst, s.data(), std::min(s.size(), N - 1));
-}
-
 TEST(StateLegacy, ARecordOfTheLastReleaseReadsAsTheSameState)
 {
-    auto s = sample();
-    xi::LegacyState raw{};
-    raw.magic = xi::kLegacyMagic;
-    raw.version = xi::kLegacyVersion;
-    put(raw.instance, s.instance);
-    put(raw.node, s.node);
-    put(raw.netns, s.netns);
-    for (int i = 0; i < 2; i++) {
-        raw.gens[i].generation = s.gens[i].generation;
-        put(raw.gens[i].config_path, s.gens[i].config_path);
-        put(raw.gens[i].config_sha256, s.gens[i].config_sha256);
-        put(raw.gens[i].table_sha256, s.gens[i].table_sha256);
-        for (int t = 0; t < 4; t++)
-            put(raw.gens[i].table_digests[t], s.gens[i].table_digests[t]);
-    }
-    raw.attached_at = s.attached_at;
-    raw.reloaded_at = s.reloaded_at;
-    raw.reloads_ok = s.reloads_ok;
-    raw.reloads_failed = s.reloads_failed;
-    raw.last_failure_at = s.last_failure_at;
-    put(raw.last_error, s.last_error);
-    raw.n_attach = s.attachments.size();
-    for (size_t i = 0; i < s.attachments.size(); i++) {
-        const auto &a = s.attachments[i];
-        auto &r = raw.attach[i];
-        put(r.ifname, a.ifname);
-        put(r.prog_name, a.prog_name);
-        put(r.pin_name, a.pin_name);
-        r.ifindex = a.ifindex;
-        r.prog_id = a.prog_id;
-        r.tc_handle = a.tc_handle;
-        r.tc_priority = a.tc_priority;
-        r.hook = a.hook;
-        r.method = static_cast<uint8_t>(a.method);
-        r.xdp_mode = static_cast<uint8_t>(a.xdp_mode);
-        r.created_qdisc = a.created_qdisc;
-        r.handoff = a.handoff;
-    }
+    auto raw = xi::test::legacy_record();
     auto back = xi::decode_legacy_state(raw, "xi_loader");
     ASSERT_TRUE(back.has_value());
-    expect_same(s, *back);
+    EXPECT_EQ(back->instance, "edge");
+    EXPECT_EQ(back->netns, "/run/netns/pop");
+    EXPECT_EQ(back->gens[1].generation, 8u);
+    EXPECT_EQ(back->gens[1].table_digests[3], "r2");
+    EXPECT_EQ(back->reloads_failed, 1u);
+    EXPECT_EQ(back->last_error, std::string(sizeof(raw.last_error), 'e'));
+    ASSERT_EQ(back->attachments.size(), 2u);
+    EXPECT_EQ(back->attachments[0].pin_name, "link_xdp_eth0");
+    EXPECT_EQ(back->attachments[0].xdp_mode, xi::XdpMode::Generic);
+    EXPECT_EQ(back->attachments[1].method, xi::AttachMethod::Clsact);
+    EXPECT_TRUE(back->attachments[1].created_qdisc);
+    EXPECT_EQ(back->attachments[1].tc_priority, 49152u);
+    EXPECT_EQ(back->attachments[1].handoff, XI_HANDOFF_TC);
+    // and it survives the trip into this release's record
+    expect_same(*back, xi::state_from_json(xi::state_to_json(*back), "xi_state"));
 
+    raw.n_attach = 200; // more than the layout holds: the 8 it holds
+    EXPECT_EQ(xi::decode_legacy_state(raw, "xi_loader")->attachments.size(), xi::kMaxAttachments);
     raw.magic = 0; // created, never written
     EXPECT_FALSE(xi::decode_legacy_state(raw, "xi_loader").has_value());
     raw.magic = xi::kLegacyMagic;
