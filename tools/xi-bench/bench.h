@@ -166,6 +166,13 @@ Case make_case(std::string name, int prog_fd, Bytes pkt, std::function<void()> b
                const Instance *inst, Counters expect);
 void run_cases(const Options &o, std::vector<Case> &cases);
 Case &find_case(std::vector<Case> &cases, const std::string &name);
+// --compare LABEL=OBJECT rows: the case of one path is named "<prefix> PATH [LABEL]"; its row
+// below a table is "| PATH [LABEL] (counted: ...) |" with `before` empty cells, the ratio, and
+// `after` empty cells.
+std::string compare_case_name(const std::string &prefix, const std::string &path,
+                              const std::string &label);
+void print_compare_row(const Case &c, const std::string &path, const std::string &label, int before,
+                       const Summary &ratio, int after);
 // Per-round ratio a/b, and the wrapper-corrected ratio (w - floor + empty) / empty.
 Summary ratio(const Case &a, const Case &b);
 Summary ratio_kernel(const Case &a, const Case &b);
@@ -294,6 +301,20 @@ struct SteerPath {
     bool v4() const;
 };
 std::vector<SteerPath> steer_paths(const XdpPackets &p);
+// The --compare rows of a steering table (print_compare_row): for each label, each path
+// `measured` says has a case.
+template <class Labels, class Measured, class Ratio>
+void print_compare_rows(std::vector<Case> &cases, const Labels &labels,
+                        const std::vector<SteerPath> &paths, const std::string &prefix,
+                        Measured measured, int before, Ratio ratio, int after)
+{
+    for (const auto &[label, obj] : labels)
+        for (const auto &p : paths)
+            if (measured(p)) {
+                const Case &c = find_case(cases, compare_case_name(prefix, p.name, label));
+                print_compare_row(c, p.name, label, before, ratio(c), after);
+            }
+}
 // A client source port whose flow client -> vip:443 `owner` owns (in.gen()'s Maglev table).
 uint16_t port_owned_by(const Instance &in, const std::string &client, const std::string &vip,
                        uint16_t owner, uint16_t from = 20000);

@@ -32,10 +32,7 @@ int bench_live(const Options &o, uint32_t packets)
     Netns ns(o.tag);
     ns.veth("pub0", "pub1");
     ns.veth("mesh0", "mesh1");
-    std::map<uint8_t, std::unique_ptr<Instance>> inst;
-    for (uint8_t m : modes)
-        inst[m] = std::make_unique<Instance>(pin_dir_for(o, std::string("live-") + mode_label(m)),
-                                             steer_yaml(), "edge-0", true, m);
+    auto inst = edge_per_mode(o, "live", modes);
     // xdp-mark where the driver gives XDP no metadata room (ena, gve, hv_netvsc, mana,
     // vmxnet3): every mark fails, TC decides again. What `--handoff auto` gets there, since its
     // probe sees the kernel, not the driver.

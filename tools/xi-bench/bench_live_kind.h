@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "bench.h"
 
@@ -22,6 +25,18 @@ struct Kind {
         return steer_expect(mode, path.reason, path.forwarded(), -1, mark_fails);
     }
 };
+
+// One edge instance (edge-0 of steer_yaml(), L3 mesh entry) per hand-off mode, each pinned
+// under its own directory ("live-tc", "rate-xdp-mark").
+inline std::map<uint8_t, std::unique_ptr<Instance>>
+edge_per_mode(const Options &o, const std::string &section, const std::vector<uint8_t> &modes)
+{
+    std::map<uint8_t, std::unique_ptr<Instance>> inst;
+    for (uint8_t m : modes)
+        inst[m] = std::make_unique<Instance>(pin_dir_for(o, section + "-" + mode_label(m)),
+                                             steer_yaml(), "edge-0", true, m);
+    return inst;
+}
 
 inline constexpr const char *kFails = "xdp-mark, marks fail";
 

@@ -18,14 +18,10 @@ namespace xi::bench
 
 int bench_rate(const Options &o, double seconds)
 {
-    const auto modes = runnable_modes("rate");
+    auto inst = edge_per_mode(o, "rate", runnable_modes("rate"));
     Netns ns(o.tag);
     ns.veth("gen0", "rx0");
     ns.veth("mesh0", "mesh1");
-    std::map<uint8_t, std::unique_ptr<Instance>> inst;
-    for (uint8_t m : modes)
-        inst[m] = std::make_unique<Instance>(pin_dir_for(o, std::string("rate-") + mode_label(m)),
-                                             steer_yaml(), "edge-0", true, m);
     ns.enter();
     const uint32_t gen = ns.ifindex("gen0"), rx = ns.ifindex("rx0");
     for (auto &[m, in] : inst)
@@ -42,11 +38,10 @@ int bench_rate(const Options &o, double seconds)
     }
     auto pk = xdp_packets(*inst.at(XI_HANDOFF_TC));
     std::vector<Kind> kinds;
-    for (uint8_t m : modes)
+    for (const auto &[m, in] : inst)
         for (const auto &p : steer_paths(pk))
             if (p.v4()) // IPv4 only
-                kinds.push_back(
-                    {std::string(mode_label(m)) + ": " + p.name, m, p, inst.at(m).get()});
+                kinds.push_back({std::string(mode_label(m)) + ": " + p.name, m, p, in.get()});
 
     struct Receiver {
         std::string name;

@@ -58,7 +58,7 @@ int bench_tc(const Options &o)
             if (!p.v4() || p.reason == XI_R_PASS_NOT_VIP)
                 continue;
             cases.push_back(make_case(
-                "fresh " + p.name + " [" + extra.back().first + "]", fd, *p.pkt, nullptr, &in,
+                compare_case_name("fresh", p.name, extra.back().first), fd, *p.pkt, nullptr, &in,
                 steer_expect(XI_HANDOFF_TC, p.reason, p.forwarded(), XI_HOOK_TC_PUBLIC_INGRESS)));
             cases.back().fresh = o.fresh;
             cases.back().strict = false;
@@ -84,15 +84,10 @@ int bench_tc(const Options &o)
         printf("| %s | %s | %s |\n", p.name.c_str(), direct.c_str(),
                fmt_ratio(fresh_units(f, fe, e)).c_str());
     }
-    for (const auto &[label, obj] : extra)
-        for (const auto &p : paths) {
-            if (!p.v4() || p.reason == XI_R_PASS_NOT_VIP)
-                continue;
-            auto &f = find_case(cases, "fresh " + p.name + " [" + label + "]");
-            std::string note = f.note.empty() ? "" : " (counted: " + f.note + ")";
-            printf("| %s [%s]%s | | %s |\n", p.name.c_str(), label.c_str(), note.c_str(),
-                   fmt_ratio(fresh_units(f, fe, e)).c_str());
-        }
+    print_compare_rows(
+        cases, extra, paths, "fresh",
+        [](const SteerPath &p) { return p.v4() && p.reason != XI_R_PASS_NOT_VIP; }, 1,
+        [&](const Case &f) { return fresh_units(f, fe, e); }, 0);
     printf("\nDirect: one skb rerun `repeat` times, warm caches, like the XDP section; a "
            "forwarded packet comes back encapsulated on run 2, so that path has no direct "
            "figure (warm: section live, tc columns). Fresh skb: %u test_runs of repeat 1 per "

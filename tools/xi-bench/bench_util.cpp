@@ -87,6 +87,27 @@ std::string fmt(double v, int prec)
     return b;
 }
 
+std::string compare_case_name(const std::string &prefix, const std::string &path,
+                              const std::string &label)
+{
+    return prefix + " " + path + " [" + label + "]";
+}
+
+void print_compare_row(const Case &c, const std::string &path, const std::string &label, int before,
+                       const Summary &ratio, int after)
+{
+    std::string row = "| " + path + " [" + label + "]";
+    if (!c.note.empty())
+        row += " (counted: " + c.note + ")";
+    row += " |";
+    for (int i = 0; i < before; i++)
+        row += " |";
+    row += " " + fmt_ratio(ratio) + " |";
+    for (int i = 0; i < after; i++)
+        row += " |";
+    printf("%s\n", row.c_str());
+}
+
 std::string fmt_ratio(const Summary &s)
 {
     return fmt(s.median) + "x (" + fmt(s.min) + "-" + fmt(s.max) + ")";

@@ -154,7 +154,7 @@ int bench_xdp(const Options &o)
             if (!p.v4())
                 continue;
             cases.push_back(
-                make_case("wrapped " + p.name + " [" + extra.back().first + "]", wrap, *p.pkt,
+                make_case(compare_case_name("wrapped", p.name, extra.back().first), wrap, *p.pkt,
                           aim(fd), inst.at(cmp_mode).get(),
                           steer_expect(cmp_mode, p.reason, p.forwarded(), XI_HOOK_XDP_PUBLIC)));
             cases.back().strict = false; // an experiment may count differently: shown, not fatal
@@ -187,15 +187,9 @@ int bench_xdp(const Options &o)
         printf("| %s | **%s** | %s | %s | %s |\n", p.name.c_str(), fmt_ratio(ratio(td, e)).c_str(),
                mw.c_str(), md.c_str(), katran[i]);
     }
-    for (const auto &[label, obj] : extra)
-        for (const auto &p : paths) {
-            if (!p.v4())
-                continue;
-            auto &w = find_case(cases, "wrapped " + p.name + " [" + label + "]");
-            std::string note = w.note.empty() ? "" : " (counted: " + w.note + ")";
-            printf("| %s [%s]%s | | %s | | |\n", p.name.c_str(), label.c_str(), note.c_str(),
-                   fmt_ratio(corrected(w, f, e)).c_str());
-        }
+    print_compare_rows(
+        cases, extra, paths, "wrapped", [](const SteerPath &p) { return p.v4(); }, 1,
+        [&](const Case &w) { return corrected(w, f, e); }, 2);
     printf("\ntc: the XDP program of the tc hand-off parses and drops malformed packets; every "
            "other packet goes on unmarked (counted `tc_decides`) and TC decides it (next table). "
            "xdp-mark: XDP decides and writes its decision into the metadata area (forward: owner; "
