@@ -44,10 +44,6 @@ struct CompileInput {
 
 GenContent compile_generation(const CompileInput &in); // throws xi::Error
 
-// The cloud metadata service addresses denied by default (IPv4 ones also match as
-// IPv4-mapped IPv6, because every table stores IPv4 in that form).
-const std::vector<std::string> &metadata_addresses();
-
 // Lay the VIP entries out in the open-addressing table the datapath probes: every key within
 // XI_VIP_PROBES slots of its bucket. Tries salts until that holds; returns the salt.
 uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
