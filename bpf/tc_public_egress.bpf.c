@@ -5,9 +5,9 @@
  * must still fit the mesh MTU after encapsulation, so every VIP flow is clamped from the start.
  */
 #include "lib/common.h"
-#include "lib/encap.h"
 #include "lib/mss.h"
 #include "lib/parse.h"
+#include "lib/pull.h"
 #include "lib/stats.h"
 #include "lib/steer.h"
 

@@ -69,7 +69,7 @@ static __always_inline __u32 xi_pub_in_decide(struct __sk_buff *skb, struct xi_p
     asm volatile("" ::: "memory");
     xi_pull_headers(skb);
     r = xi_decide_linear(skb, p, g, owner);
-    /* Headers beyond the first XI_ENCAP_PULL_LEN bytes (long IPv6 chains): pull, once more. */
+    /* Headers beyond the first XI_PULL_HDR_LEN bytes (long IPv6 chains): pull, once more. */
     if (r == XI_R_DROP_TRUNCATED && xi_pull_more(skb)) {
         __builtin_memset(p, 0, sizeof(*p));
         r = xi_decide_linear(skb, p, g, owner);

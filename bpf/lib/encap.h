@@ -15,33 +15,8 @@
 #include "events.h"
 #include "gen.h"
 #include "parse.h"
+#include "pull.h"
 #include "stats.h"
-
-#define XI_ENCAP_PULL_LEN 128
-/* Every header offset the parser follows (XI_MAX_HDR_OFF) plus the largest header there. */
-#define XI_PULL_MAX_LEN (XI_MAX_HDR_OFF + 64)
-
-/* Room for IP header + a full TCP header in the linear area, so direct access can parse it. */
-static __always_inline void xi_pull_headers(struct __sk_buff *skb)
-{
-    __u32 want = skb->len < XI_ENCAP_PULL_LEN ? skb->len : XI_ENCAP_PULL_LEN;
-
-    if ((void *)(long)skb->data + want > (void *)(long)skb->data_end)
-        bpf_skb_pull_data(skb, want);
-}
-
-/*
- * For a parse that ran out of linear data: make up to XI_PULL_MAX_LEN bytes linear, so a
- * header chain XDP (which sees the whole frame) can walk is walkable here too. Returns true
- * if there is more to parse now; packet pointers must then be reloaded.
- */
-static __always_inline int xi_pull_more(struct __sk_buff *skb)
-{
-    __u32 linear = skb->data_end - skb->data;
-    __u32 want = skb->len < XI_PULL_MAX_LEN ? skb->len : XI_PULL_MAX_LEN;
-
-    return linear < want && !bpf_skb_pull_data(skb, want);
-}
 
 /*
  * The mesh is L3: any VLAN tag left on the skb (accelerated, or an inner QinQ tag still in the
