@@ -18,14 +18,7 @@ inline const std::string kSteerConfig = fleet_yaml_head("0x5eed5eed12345678") + 
     public_interface: pub0
     mesh_ipv4: 10.200.0.3
     mesh_ipv6: fd00:200::3
-  - name: app-1
-    mesh_ipv4: 10.201.0.1
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [80, 443]
-  - name: web6
+)" + kApp1Node + kWebVips + R"(  - name: web6
     address: 2001:db8:100::10
     protocol: tcp
     ports: [443]

@@ -1,6 +1,7 @@
-// The pieces every BPF test fleet shares, written once: the head (version, fleet with a seed
-// and a 1420 mesh MTU, "nodes:"), edge-a (the edge most tests run as), a dual-stack app-1 and
-// the web VIP on 443. Each test config adds its own nodes, identities and rules after them.
+// The pieces every test fleet shares, written once: the head (version, fleet with a seed
+// and a 1420 mesh MTU, "nodes:"), edge-a (the edge most tests run as), app-1 (IPv4 or dual
+// stack) and the web VIP (on 80 and 443, or on 443). Each test config adds its own nodes,
+// identities and rules after them.
 #pragma once
 
 #include <string>
@@ -22,6 +23,18 @@ inline const std::string kEdgeANode = R"(  - name: edge-a
 inline const std::string kApp1DualStackNode = R"(  - name: app-1
     mesh_ipv4: 10.201.0.1
     mesh_ipv6: fd00:201::1
+)";
+
+inline const std::string kApp1Node = R"(  - name: app-1
+    mesh_ipv4: 10.201.0.1
+)";
+
+// The web VIP on 80 and 443, first of its "vips:" list.
+inline const std::string kWebVips = R"(vips:
+  - name: web
+    address: 198.51.100.10
+    protocol: tcp
+    ports: [80, 443]
 )";
 
 inline const std::string kWeb443Vip = R"(vips:

@@ -1,10 +1,14 @@
 // The small valid fleet config the config unit tests edit, one change per test.
 #pragma once
 
+#include <string>
+
+#include "fleet_yaml.h"
+
 namespace xi::test
 {
 
-inline const char *kBase = R"(version: 1
+inline const std::string kBase = R"(version: 1
 fleet:
   hash_seed: 0x1234
 nodes:
@@ -14,14 +18,7 @@ nodes:
   - name: edge-b
     public_interface: eth0
     mesh_ipv4: 10.200.0.2
-  - name: app-1
-    mesh_ipv4: 10.201.0.1
-vips:
-  - name: web
-    address: 198.51.100.10
-    protocol: tcp
-    ports: [80, 443]
-identities:
+)" + kApp1Node + kWebVips + R"(identities:
   edges: [10.200.0.0/24]
   apps: [10.201.0.0/24]
 rules:
