@@ -90,6 +90,8 @@ struct Config {
     std::vector<std::string> reply_only;
     bool metadata_block = true;
     std::vector<PrefixCfg> metadata_extra;
+    std::vector<PrefixCfg> metadata_exclude; // built-in endpoints not to deny (metadata.h)
+    std::vector<PrefixCfg> nat64_prefixes;   // besides 64:ff9b::/96
 
     bool clamp_mesh = true;
     uint32_t mesh_mss4 = 0; // 0 = derive from the mesh MTU

@@ -8,6 +8,7 @@
 
 #include "compile.h"
 #include "maglev.h"
+#include "metadata.h"
 #include "policy.h"
 
 namespace xi
@@ -242,12 +243,19 @@ struct Checker {
     void metadata()
     {
         std::vector<std::pair<Prefix, Pos>> meta;
-        for (const auto &s : metadata_addresses()) {
-            std::string err;
-            meta.emplace_back(*Prefix::parse(s, &err), Pos{});
-        }
-        for (const auto &p : c.metadata_extra)
-            meta.emplace_back(p.prefix, p.pos);
+        for (const auto &p : metadata_prefixes(c)) // built-ins first, as in metadata_extra
+            meta.emplace_back(p, Pos{});
+        for (size_t i = 0; i < c.metadata_extra.size(); i++)
+            meta[meta.size() - c.metadata_extra.size() + i].second = c.metadata_extra[i].pos;
+        for (const auto &x : c.metadata_exclude)
+            if (std::find(metadata_addresses().begin(), metadata_addresses().end(),
+                          x.prefix.addr.str()) == metadata_addresses().end() ||
+                x.prefix.len != (x.prefix.addr.v4 ? 32 : 128))
+                error(x.pos, "metadata_exclude: " + x.prefix.str() +
+                                 " is not a built-in metadata address (docs/policy.md lists them)");
+        for (const auto &p : c.nat64_prefixes)
+            if (auto why = nat64_prefix_problem(p.prefix); !why.empty())
+                error(p.pos, "nat64_prefixes: " + p.prefix.str() + ": " + why);
         PrefixMap<std::pair<Prefix, Pos>> index;
         for (const auto &m : meta)
             index.insert(m.first, m);

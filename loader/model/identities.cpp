@@ -6,24 +6,13 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "metadata.h"
 #include "netaddr.h"
 #include "policy.h"
 #include "xi_hash.h"
 
 namespace xi
 {
-
-const std::vector<std::string> &metadata_addresses()
-{
-    static const std::vector<std::string> addrs = {
-        "169.254.169.254", // AWS, GCP, Azure, OpenStack instance metadata
-        "169.254.170.2",   // AWS ECS task metadata / credentials
-        "168.63.129.16",   // Azure wireserver
-        "100.100.100.200", // Alibaba Cloud
-        "fd00:ec2::254",   // AWS IMDS over IPv6
-    };
-    return addrs;
-}
 
 namespace
 {
@@ -52,19 +41,6 @@ struct IdentKeyHash {
         return hash_addr(k.second, k.first);
     }
 };
-
-// The built-in metadata addresses and the config's metadata_extra.
-std::vector<Prefix> metadata_prefixes(const Config &c)
-{
-    std::vector<Prefix> out;
-    for (const auto &s : metadata_addresses()) {
-        std::string err;
-        out.push_back(*Prefix::parse(s, &err));
-    }
-    for (const auto &p : c.metadata_extra)
-        out.push_back(p.prefix);
-    return out;
-}
 
 // An IPv6 prefix shorter than /96 that spans ::ffff:0:0/96, where IPv4 is keyed.
 bool spans_ipv4(const Prefix &p)
@@ -117,7 +93,7 @@ compile_identities(const Config &c, const std::vector<std::string> &node_slots)
     }
 
     PrefixMap<bool> metadata_index;
-    for (const auto &p : metadata_prefixes(c)) {
+    for (const auto &p : metadata_prefixes_all_forms(c)) {
         metadata_index.insert(p, true);
         uint16_t role = role_of(roles, p);
         put(p, role, XI_IDENT_F_METADATA | role_flags(role), XI_NODE_NONE);

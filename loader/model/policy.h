@@ -28,14 +28,10 @@ inline uint16_t role_of_identity(size_t index)
 uint16_t role_id(const Config &c, const std::string &role);
 
 // The identity LPM entries (xi_idents): every identity prefix with its role, the metadata
-// prefixes (flagged, in the role that holds them), the nodes' mesh addresses (flagged, with
-// their slot in node_slots), IPv4 keyed IPv4-mapped; sorted by key.
+// prefixes in all their forms (metadata.h; flagged, in the role that holds them), the nodes' mesh
+// addresses (flagged, with their slot in node_slots), IPv4 keyed IPv4-mapped; sorted by key.
 std::vector<std::pair<xi_ident_key, xi_ident>>
 compile_identities(const Config &c, const std::vector<std::string> &node_slots);
-
-// The cloud metadata service addresses denied by default (IPv4 ones also match as
-// IPv4-mapped IPv6, because every table stores IPv4 in that form).
-const std::vector<std::string> &metadata_addresses();
 
 // Checks rules (references, names, conflicts, unreachable rules) and reports errors at the
 // rule's line. Fills generated names of unnamed rules.

@@ -1,0 +1,88 @@
+#include "config_settings.h"
+
+#include <utility>
+
+namespace xi
+{
+
+// default, reply_only, metadata_*, nat64_prefixes: what the policy does beyond its rules.
+void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
+{
+    if (const auto *dp = root.get("default")) {
+        const auto &d = *dp;
+        if (r.mapping(d, "default", {"ingress", "egress"})) {
+            if (!d.get("ingress") || !d.get("egress"))
+                r.error(d, "default needs both 'ingress' and 'egress' (allow or deny)");
+            if (d.get("ingress"))
+                if (auto a = r.allow_deny(*d.get("ingress"), "default.ingress"))
+                    c.default_ingress_allow = *a;
+            if (d.get("egress"))
+                if (auto a = r.allow_deny(*d.get("egress"), "default.egress"))
+                    c.default_egress_allow = *a;
+        }
+    } else {
+        r.error(root, "missing 'default:' (ingress: allow|deny, egress: allow|deny)");
+    }
+    if (root.get("reply_only") && !root.get("reply_only")->is_null())
+        r.sequence(*root.get("reply_only"), "reply_only", [&](const yaml::Node &n) {
+            if (auto s = r.str(n, "reply_only role"))
+                c.reply_only.push_back(*s);
+        });
+    if (root.get("metadata_block"))
+        if (auto b = r.boolean(*root.get("metadata_block"), "metadata_block"))
+            c.metadata_block = *b;
+    for (auto [key, list] : {std::pair{"metadata_extra", &c.metadata_extra},
+                             std::pair{"metadata_exclude", &c.metadata_exclude},
+                             std::pair{"nat64_prefixes", &c.nat64_prefixes}})
+        if (root.get(key) && !root.get(key)->is_null())
+            r.sequence(*root.get(key), key, [&, key = key, list = list](const yaml::Node &n) {
+                if (auto p = r.prefix(n, key))
+                    list->push_back(*p);
+            });
+}
+
+// mss, conntrack, events: datapath tuning, each with defaults.
+void read_tuning(Reader &r, const yaml::Node &root, Config &c)
+{
+    if (const auto *mp = root.get("mss")) {
+        const auto &m = *mp;
+        if (r.mapping(m, "mss", {"clamp_mesh", "mesh_ipv4", "mesh_ipv6"})) {
+            if (m.get("clamp_mesh"))
+                if (auto b = r.boolean(*m.get("clamp_mesh"), "mss.clamp_mesh"))
+                    c.clamp_mesh = *b;
+            if (m.get("mesh_ipv4") && m.get("mesh_ipv4")->scalar() != "auto")
+                if (auto v = r.uint(*m.get("mesh_ipv4"), "mss.mesh_ipv4", 536, 65495))
+                    c.mesh_mss4 = *v;
+            if (m.get("mesh_ipv6") && m.get("mesh_ipv6")->scalar() != "auto")
+                if (auto v = r.uint(*m.get("mesh_ipv6"), "mss.mesh_ipv6", 1220, 65475))
+                    c.mesh_mss6 = *v;
+        }
+    }
+    if (const auto *tp = root.get("conntrack")) {
+        const auto &t = *tp;
+        if (r.mapping(t, "conntrack", {"tcp_established", "tcp_transitory", "udp", "icmp"})) {
+            auto get = [&](const char *k, uint32_t &dst) {
+                if (t.get(k))
+                    if (auto v = r.uint(*t.get(k), std::string("conntrack.") + k, 1, 864000))
+                        dst = *v;
+            };
+            get("tcp_established", c.ct_tcp_established);
+            get("tcp_transitory", c.ct_tcp_transitory);
+            get("udp", c.ct_udp);
+            get("icmp", c.ct_icmp);
+        }
+    }
+    if (const auto *ep = root.get("events")) {
+        const auto &e = *ep;
+        if (r.mapping(e, "events", {"rate", "burst"})) {
+            if (e.get("rate"))
+                if (auto v = r.uint(*e.get("rate"), "events.rate", 0, 1000000))
+                    c.events_rate = *v;
+            if (e.get("burst"))
+                if (auto v = r.uint(*e.get("burst"), "events.burst", 1, 1000000))
+                    c.events_burst = *v;
+        }
+    }
+}
+
+} // namespace xi
