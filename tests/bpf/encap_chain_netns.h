@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
 // The throwaway network namespace the encapsulation chain runs in (encap_chain_env.h): shell
-// commands, file descriptors, creating and joining the namespace, pinning the test thread to one
-// CPU, a temporary config file, and AF_PACKET sockets bound to one device. Each object undoes what
-// it did on destruction.
+// commands, creating and joining the namespace, pinning the test thread to one CPU, a temporary
+// config file, and AF_PACKET sockets bound to one device. Each object undoes what it did on
+// destruction.
 #pragma once
 
 #include <cstdint>
@@ -19,34 +19,13 @@
 
 #include "netns.h"
 #include "packet.h"
+#include "scoped_fd.h"
 
 namespace xi::test::chain
 {
 
 // Runs a command; throws with its output when it fails.
 std::string sh(const std::string &cmd);
-
-// A file descriptor, closed on destruction.
-class Fd
-{
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    Fd(Fd &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd &operator=(Fd &&o) noexcept
-    {
-        std::swap(fd_, o.fd_);
-        return *this;
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 // Throws std::runtime_error with `what` and strerror(errno).
 [[noreturn]] void fail_errno(const std::string &what);
