@@ -31,6 +31,9 @@
 // one CPU, veth delivers both through the same per-CPU backlog in order, so every NFLOG message
 // read before the sentinel's belongs to the test packet: no message = not judged by the
 // ruleset (dropped by the IP stack, or held for reassembly). Every wait is bounded.
+//
+// The translation is in nft_ruleset.cpp, the harness in nft_reference.cpp; commands in the
+// namespaces run through netns_command.h.
 #pragma once
 
 #include <cstdint>
@@ -102,11 +105,5 @@ private:
     bool pinned_ = false;
     std::vector<uint8_t> saved_affinity_; // cpu_set_t bytes
 };
-
-// Run argv (argv[0] resolved in PATH, /usr/sbin, /sbin) optionally inside a named network
-// namespace (/run/netns/NAME, joined with setns only: mounts stay). Output is stdout+stderr.
-// Killed after timeout_ms. Returns the exit status (-1 if killed or not started).
-int run_command(const std::vector<std::string> &argv, std::string *output,
-                const std::string &netns = "", int timeout_ms = 20000);
 
 } // namespace xi::test

@@ -278,7 +278,6 @@ private:
         std::optional<uint16_t> payload_len;
     };
     enum class L4 { none, tcp, udp, icmp4, icmp6 };
-    struct Built; // assembly state, defined in packet.cpp
 
     Ip4 &cur4(const char *what);
     Ip6 &cur6(const char *what);

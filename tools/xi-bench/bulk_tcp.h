@@ -14,28 +14,14 @@
 #include <vector>
 
 #include "bench.h"
+#include "scoped_fd.h"
 
 namespace xi::bench
 {
 
 using Clock = std::chrono::steady_clock;
 
-class Fd
-{
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = test::Fd; // tests/lib/scoped_fd.h
 
 // Runs fn with this thread in ns (sockets and ifindexes belong to the namespace they were made
 // in), and leaves again whatever happens.
