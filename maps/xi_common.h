@@ -34,6 +34,7 @@
 #define XI_MAX_RULE_SLOTS 16384 /* per-rule counters */
 #define XI_GEN_SLOTS 2          /* double-buffered generations of every reloadable table */
 #define XI_REASON_SLOTS 128     /* counters per hook, indexed by enum xi_reason */
+#define XI_TUNNEL_PORTS 4       /* VXLAN ports, Geneve ports a generation names (each) */
 #define XI_HOOK_SLOTS 8         /* enum xi_hook */
 #define XI_MAGLEV_DEFAULT_SIZE 65537
 #define XI_MAGLEV_MAX_SIZE 1048573 /* largest prime below 2^20 */

@@ -43,6 +43,8 @@
       "XDP could not attach its decision (no metadata room): passed unmarked, TC decides")         \
     X(23, TC_DECIDES, "tc_decides", "passed unmarked: TC ingress makes the steering decision")     \
     X(24, XDP_DECIDED, "xdp_decided", "XDP's mark says: not for the mesh, passed to the stack")    \
+    X(25, TUNNEL_METADATA_SEEN, "tunnel_metadata_seen",                                            \
+      "tunnel whose inner packet is bound for a metadata address: counted, not dropped (count)")   \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \
     X(65, DROP_BAD_HEADER, "bad_header", "malformed header (IHL, version, length, TCP offset)")    \
     X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")       \
@@ -62,7 +64,15 @@
       "decapsulated client traffic not addressed to a local VIP")                                  \
     X(78, DROP_NO_POLICY, "no_policy", "no policy loaded")                                         \
     X(79, DROP_REDIRECT_FAILED, "redirect_failed", "redirect into the mesh interface failed")      \
-    X(80, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")
+    X(80, DROP_NOT_ENCAP_TARGET, "mark_invalid", "steering mark names no usable sibling")          \
+    X(81, DROP_GRE_METADATA, "gre_metadata",                                                       \
+      "GRE whose inner packet is bound for a metadata address")                                    \
+    X(82, DROP_VXLAN_METADATA, "vxlan_metadata",                                                   \
+      "VXLAN whose inner packet is bound for a metadata address")                                  \
+    X(83, DROP_GENEVE_METADATA, "geneve_metadata",                                                 \
+      "Geneve whose inner packet is bound for a metadata address")                                 \
+    X(84, DROP_IPIP_METADATA, "ipip_metadata",                                                     \
+      "IP in IP (IPIP, IP6IP6, 6in4, 4in6) whose inner packet is bound for a metadata address")
 
 /*
  * Retired: 8 (unmarked) and 21 (local_fallback) are counted by no program of this release. They
@@ -91,8 +101,7 @@ enum xi_hook {
 #undef XI_HOOK_ENUM
 };
 
-XI_STATIC_ASSERT(XI_R_DROP_NOT_ENCAP_TARGET < XI_REASON_SLOTS,
-                 "reason numbers fit the counter array");
+XI_STATIC_ASSERT(XI_R_DROP_IPIP_METADATA < XI_REASON_SLOTS, "reason numbers fit the counter array");
 XI_STATIC_ASSERT(XI_HOOK_TC_MESH_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
 
 /* Per-node counters (xi_node_stats at [node_slot * XI_NODE_CTR_SLOTS + counter]). */

@@ -65,6 +65,9 @@ XI_SIZE_ASSERT(struct xi_active, 16);
 #define XI_CFG_SELF_EDGE 0x0008      /* this node is an edge (steers VIP traffic) */
 #define XI_CFG_POLICY 0x0010         /* mesh policy is enforced */
 #define XI_CFG_CLAMP_MESH 0x0020     /* clamp MSS of TCP crossing the mesh interface */
+#define XI_CFG_TUNNEL_INSPECT                                                                      \
+    0x0040 /* look into tunnels for metadata destinations (bpf/lib/tunnel.h) */
+#define XI_CFG_TUNNEL_COUNT 0x0080 /* ... and count what is found instead of dropping it */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {
@@ -88,14 +91,20 @@ struct xi_gen_config {
     __u32 events_burst;
     __u32 vip_salt; /* bucket salt of xi_vip_slots in this generation */
     __u32 pad1;
-    __u64 reserved[3];
+    /* UDP destination ports whose payload is VXLAN / Geneve (0: unused). In what releases
+     * before tunnel inspection kept reserved (zero), so the value keeps its size. */
+    __be16 vxlan_ports[XI_TUNNEL_PORTS];
+    __be16 geneve_ports[XI_TUNNEL_PORTS];
+    __u64 reserved[1];
 };
 XI_SIZE_ASSERT(struct xi_gen_config, 96);
 XI_OFFSET_ASSERT(struct xi_gen_config, table_size, 16);
 XI_OFFSET_ASSERT(struct xi_gen_config, self_node, 24);
 XI_OFFSET_ASSERT(struct xi_gen_config, ct_tcp_established_s, 40);
 XI_OFFSET_ASSERT(struct xi_gen_config, vip_salt, 64);
-XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 72);
+XI_OFFSET_ASSERT(struct xi_gen_config, vxlan_ports, 72);
+XI_OFFSET_ASSERT(struct xi_gen_config, geneve_ports, 80);
+XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 88);
 
 #define XI_NODE_F_VALID 0x01
 #define XI_NODE_F_HAS4 0x02

@@ -16,6 +16,7 @@
 #include "parse.h"
 #include "stats.h"
 #include "steer.h"
+#include "tunnel.h"
 
 static __always_inline int xi_mesh_verdict(__u32 hook, int action, __u32 reason)
 {
@@ -123,7 +124,10 @@ static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi
                                           const struct xi_pkt *p, __u32 hook, int ingress)
 {
     struct xi_verdict v;
+    __u32 tunnel = xi_tunnel_check(skb, g, p, hook, !ingress);
 
+    if (tunnel)
+        return xi_mesh_deny(hook, tunnel, p, XI_NODE_NONE, 0);
     xi_policy_decide(g, p, ingress, &v);
     xi_count_rule(v.rule_slot, skb->len);
     if (!v.allow) {
@@ -171,8 +175,15 @@ static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     if (!xi_gen_current(&g))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NO_POLICY);
-    if (xi_is_own_steering(&g, &p))
+    if (xi_is_own_steering(&g, &p)) {
+        /* Built by us for a VIP, or by a local process posing as steering traffic: the inner
+         * packet is checked all the same (the receiving edge checks it again). */
+        __u32 tunnel = xi_tunnel_check(skb, &g, &p, hook, 1);
+
+        if (tunnel)
+            return xi_mesh_deny(hook, tunnel, &p, XI_NODE_NONE, 0);
         return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_STEER_OUT);
+    }
     return xi_mesh_policy(skb, &g, &p, hook, 0);
 }
 

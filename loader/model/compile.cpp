@@ -129,7 +129,13 @@ void fill_gen_config(const Config &c, const CompileInput &in, const NodeCfg &sel
                 (c.default_ingress_allow ? XI_CFG_INGRESS_ALLOW : 0) |
                 (c.default_egress_allow ? XI_CFG_EGRESS_ALLOW : 0) |
                 (self.is_edge() ? XI_CFG_SELF_EDGE : 0) | XI_CFG_POLICY |
-                (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0);
+                (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0) |
+                (c.tunnel_inspect != Config::TunnelInspect::Off ? XI_CFG_TUNNEL_INSPECT : 0) |
+                (c.tunnel_inspect == Config::TunnelInspect::Count ? XI_CFG_TUNNEL_COUNT : 0);
+    for (size_t i = 0; i < c.vxlan_ports.size() && i < XI_TUNNEL_PORTS; i++)
+        cfg.vxlan_ports[i] = htons(c.vxlan_ports[i]);
+    for (size_t i = 0; i < c.geneve_ports.size() && i < XI_TUNNEL_PORTS; i++)
+        cfg.geneve_ports[i] = htons(c.geneve_ports[i]);
     uint32_t mtu = c.node_mtu(self);
     cfg.mesh_mtu = mtu;
     // Any edge may forward a VIP flow to any other: clamp to what the smallest mesh MTU fits.

@@ -92,6 +92,10 @@ struct Config {
     std::vector<PrefixCfg> metadata_extra;
     std::vector<PrefixCfg> metadata_exclude; // built-in endpoints not to deny (metadata.h)
     std::vector<PrefixCfg> nat64_prefixes;   // besides 64:ff9b::/96
+    // Tunnels the mesh hooks look into for metadata destinations (bpf/lib/tunnel.h).
+    enum class TunnelInspect { Enforce, Count, Off } tunnel_inspect = TunnelInspect::Enforce;
+    std::vector<uint16_t> vxlan_ports = {4789, 8472}; // IANA's, and Linux's (Flannel) default
+    std::vector<uint16_t> geneve_ports = {6081};
 
     bool clamp_mesh = true;
     uint32_t mesh_mss4 = 0; // 0 = derive from the mesh MTU

@@ -1,9 +1,52 @@
 #include "config_settings.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "xi_common.h"
 
 namespace xi
 {
+
+namespace
+{
+
+// tunnels: which tunnels the mesh hooks look into, and whether a find is dropped or counted.
+void read_tunnels(Reader &r, const yaml::Node &t, Config &c)
+{
+    if (!r.mapping(t, "tunnels", {"inspect", "vxlan_ports", "geneve_ports"}))
+        return;
+    if (const auto *i = t.get("inspect")) {
+        static const std::pair<const char *, Config::TunnelInspect> modes[] = {
+            {"enforce", Config::TunnelInspect::Enforce},
+            {"count", Config::TunnelInspect::Count},
+            {"off", Config::TunnelInspect::Off}};
+        auto s = r.str(*i, "tunnels.inspect");
+        auto m = std::find_if(std::begin(modes), std::end(modes),
+                              [&](const auto &e) { return s && *s == e.first; });
+        if (m != std::end(modes))
+            c.tunnel_inspect = m->second;
+        else if (s)
+            r.error(*i, "tunnels.inspect must be enforce, count or off, not '" + *s + "'");
+    }
+    for (auto [key, list] :
+         {std::pair{"vxlan_ports", &c.vxlan_ports}, std::pair{"geneve_ports", &c.geneve_ports}}) {
+        const auto *n = t.get(key);
+        if (!n)
+            continue;
+        list->clear();
+        std::string what = std::string("tunnels.") + key;
+        r.sequence(*n, what, [&, list = list](const yaml::Node &item) {
+            if (auto v = r.uint(item, what, 1, 65535))
+                list->push_back(static_cast<uint16_t>(*v));
+        });
+        if (list->size() > XI_TUNNEL_PORTS)
+            r.error(*n, what + " lists " + std::to_string(list->size()) + " ports; at most " +
+                            std::to_string(XI_TUNNEL_PORTS));
+    }
+}
+
+} // namespace
 
 // default, reply_only, metadata_*, nat64_prefixes: what the policy does beyond its rules.
 void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
@@ -31,6 +74,8 @@ void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
     if (root.get("metadata_block"))
         if (auto b = r.boolean(*root.get("metadata_block"), "metadata_block"))
             c.metadata_block = *b;
+    if (const auto *t = root.get("tunnels"))
+        read_tunnels(r, *t, c);
     for (auto [key, list] : {std::pair{"metadata_extra", &c.metadata_extra},
                              std::pair{"metadata_exclude", &c.metadata_exclude},
                              std::pair{"nat64_prefixes", &c.nat64_prefixes}})

@@ -270,6 +270,7 @@ void read_top(Reader &r, const yaml::Node &root, Config &c)
                                                 "metadata_extra",
                                                 "metadata_exclude",
                                                 "nat64_prefixes",
+                                                "tunnels",
                                                 "mss",
                                                 "conntrack",
                                                 "events"};
