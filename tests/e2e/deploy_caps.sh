@@ -263,6 +263,7 @@ for line in open(unit):
 
 # Only what the agent did: from each traced process's execve of the binary on, plus threads.
 agent, started, syscalls, families, written = set(), set(), set(), set(), set()
+pending = {}  # pid -> paths of its call that strace left <unfinished ...>
 line_re = re.compile(r"^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
 for line in open(log):
     m = line_re.match(line)
@@ -289,6 +290,12 @@ for line in open(log):
         paths = re.findall(r'"([^"]*)"', rest)
     elif name == "bpf" and "BPF_OBJ_PIN" in rest:
         paths = re.findall(r'pathname="([^"]*)"', rest)
+    # A call another thread interrupts is split in two lines; its result is on the second.
+    if rest.rstrip().endswith("<unfinished ...>"):
+        pending[pid] = paths
+        continue
+    if m.group(2):
+        paths = pending.pop(pid, [])
     if "= -1" not in rest:
         written.update(paths)
 if not started:
