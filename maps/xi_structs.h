@@ -221,10 +221,16 @@ struct xi_ct_key {
     __be16 port_a; /* ICMP echo: the identifier on both sides */
     __be16 port_b;
     __u8 proto;
-    __u8 pad[3];
+    /* 1: endpoint a is the remote side (its packets arrive on mesh ingress), 0: the local one.
+     * In the key, so a packet only finds its connection at the hook its sender's packets
+     * cross: the initiator's same-tuple packet arriving on the other hook is not a reply.
+     * Padding in releases before it (0): their entries of local a-endpoints stay valid. */
+    __u8 a_remote;
+    __u8 pad[2];
 };
 XI_SIZE_ASSERT(struct xi_ct_key, 40);
 XI_OFFSET_ASSERT(struct xi_ct_key, port_a, 32);
+XI_OFFSET_ASSERT(struct xi_ct_key, a_remote, 37);
 
 enum xi_ct_state {
     XI_CT_SYN_SENT = 1,    /* initiator's SYN seen */
