@@ -67,7 +67,8 @@ XI_SIZE_ASSERT(struct xi_active, 16);
 #define XI_CFG_CLAMP_MESH 0x0020     /* clamp MSS of TCP crossing the mesh interface */
 #define XI_CFG_TUNNEL_INSPECT                                                                      \
     0x0040 /* look into tunnels for metadata destinations (bpf/lib/tunnel.h) */
-#define XI_CFG_TUNNEL_COUNT 0x0080 /* ... and count what is found instead of dropping it */
+#define XI_CFG_TUNNEL_COUNT 0x0080  /* ... and count what is found instead of dropping it */
+#define XI_CFG_UNPARSED_PASS 0x0100 /* pass IP a mesh hook cannot parse (VLAN/IPv6 chain depth) */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {

@@ -327,3 +327,44 @@ TEST_F(Tunnels, OwnSteeringTrafficIsCheckedInsideToo)
 
 } // namespace
 } // namespace xi::test
+
+namespace xi::test
+{
+namespace
+{
+
+// IP a mesh hook cannot look into follows one rule (`unparsed`), VLAN depth included; ARP and
+// other non-IP traffic never does.
+TEST_F(Tunnels, UnparsedIpFollowsOneRuleNonIpNever)
+{
+    auto tagged = [](int tags, uint16_t ethertype_after) {
+        Packet p = Packet().eth();
+        for (int i = 0; i < tags; i++)
+            p.vlan(10 + i);
+        if (ethertype_after)
+            return p.ethertype(ethertype_after).payload(28).build();
+        return p.ipv4("10.201.0.2", "10.201.0.1").udp(41000 + tags, 9).payload(8).build();
+    };
+    Packet deep = Packet().eth().ipv6("fd00:201::2", "fd00:201::1");
+    for (int i = 0; i < 7; i++)
+        deep.dest_opts();
+    Bytes chain = deep.udp(41010, 9).build();
+
+    for (bool ingress : {true, false}) {
+        SCOPED_TRACE(ingress ? "ingress" : "egress");
+        auto hook = [&](const Bytes &p) { return ingress ? in(p) : out(p); };
+        fx_->publish(tunnel_config(""), "app-1");
+        EXPECT_EQ(hook(tagged(2, 0)), XI_R_ALLOW_RULE); // as many tags as the walk takes
+        EXPECT_EQ(hook(tagged(3, 0)), XI_R_DROP_VLAN_DEPTH);
+        EXPECT_EQ(hook(chain), XI_R_DROP_EXTHDR);
+        EXPECT_EQ(hook(tagged(1, 0x0806)), XI_R_PASS_NOT_IP); // ARP
+        EXPECT_EQ(hook(tagged(0, 0x88cc)), XI_R_PASS_NOT_IP); // LLDP
+        fx_->publish(tunnel_config("unparsed: pass\n"), "app-1");
+        EXPECT_EQ(hook(tagged(3, 0)), XI_R_PASS_VLAN_DEPTH);
+        EXPECT_EQ(hook(chain), XI_R_PASS_EXTHDR);
+        EXPECT_EQ(hook(tagged(2, 0x0806)), XI_R_PASS_NOT_IP);
+    }
+}
+
+} // namespace
+} // namespace xi::test
