@@ -45,6 +45,8 @@
     X(24, XDP_DECIDED, "xdp_decided", "XDP's mark says: not for the mesh, passed to the stack")    \
     X(25, TUNNEL_METADATA_SEEN, "tunnel_metadata_seen",                                            \
       "tunnel whose inner packet is bound for a metadata address: counted, not dropped (count)")   \
+    X(26, PASS_VLAN_DEPTH, "pass_vlan_depth",                                                      \
+      "more VLAN tags than a mesh hook inspects: passed unchecked (unparsed: pass)")               \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \
     X(65, DROP_BAD_HEADER, "bad_header", "malformed header (IHL, version, length, TCP offset)")    \
     X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")       \
@@ -72,7 +74,9 @@
     X(83, DROP_GENEVE_METADATA, "geneve_metadata",                                                 \
       "Geneve whose inner packet is bound for a metadata address")                                 \
     X(84, DROP_IPIP_METADATA, "ipip_metadata",                                                     \
-      "IP in IP (IPIP, IP6IP6, 6in4, 4in6) whose inner packet is bound for a metadata address")
+      "IP in IP (IPIP, IP6IP6, 6in4, 4in6) whose inner packet is bound for a metadata address")    \
+    X(85, DROP_VLAN_DEPTH, "vlan_depth",                                                           \
+      "more VLAN tags than a mesh hook inspects (unparsed: drop)")
 
 /*
  * Retired: 8 (unmarked) and 21 (local_fallback) are counted by no program of this release. They
@@ -101,7 +105,7 @@ enum xi_hook {
 #undef XI_HOOK_ENUM
 };
 
-XI_STATIC_ASSERT(XI_R_DROP_IPIP_METADATA < XI_REASON_SLOTS, "reason numbers fit the counter array");
+XI_STATIC_ASSERT(XI_R_DROP_VLAN_DEPTH < XI_REASON_SLOTS, "reason numbers fit the counter array");
 XI_STATIC_ASSERT(XI_HOOK_TC_MESH_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
 
 /* Per-node counters (xi_node_stats at [node_slot * XI_NODE_CTR_SLOTS + counter]). */

@@ -67,7 +67,8 @@ XI_SIZE_ASSERT(struct xi_active, 16);
 #define XI_CFG_CLAMP_MESH 0x0020     /* clamp MSS of TCP crossing the mesh interface */
 #define XI_CFG_TUNNEL_INSPECT                                                                      \
     0x0040 /* look into tunnels for metadata destinations (bpf/lib/tunnel.h) */
-#define XI_CFG_TUNNEL_COUNT 0x0080 /* ... and count what is found instead of dropping it */
+#define XI_CFG_TUNNEL_COUNT 0x0080  /* ... and count what is found instead of dropping it */
+#define XI_CFG_UNPARSED_PASS 0x0100 /* pass IP a mesh hook cannot parse (VLAN/IPv6 chain depth) */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {
@@ -221,10 +222,16 @@ struct xi_ct_key {
     __be16 port_a; /* ICMP echo: the identifier on both sides */
     __be16 port_b;
     __u8 proto;
-    __u8 pad[3];
+    /* 1: endpoint a is the remote side (its packets arrive on mesh ingress), 0: the local one.
+     * In the key, so a packet only finds its connection at the hook its sender's packets
+     * cross: the initiator's same-tuple packet arriving on the other hook is not a reply.
+     * Padding in releases before it (0): their entries of local a-endpoints stay valid. */
+    __u8 a_remote;
+    __u8 pad[2];
 };
 XI_SIZE_ASSERT(struct xi_ct_key, 40);
 XI_OFFSET_ASSERT(struct xi_ct_key, port_a, 32);
+XI_OFFSET_ASSERT(struct xi_ct_key, a_remote, 37);
 
 enum xi_ct_state {
     XI_CT_SYN_SENT = 1,    /* initiator's SYN seen */

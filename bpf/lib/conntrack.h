@@ -37,15 +37,19 @@ static __always_inline int xi_endpoint_less(const struct xi_addr *x, __be16 xp,
     return bpf_ntohs(xp) <= bpf_ntohs(yp);
 }
 
-/* Key of the connection a packet (src -> dst) belongs to; returns 1 if src is endpoint a. */
+/*
+ * Key of the connection a packet (src -> dst) belongs to, src_remote: whether src is the
+ * remote side (the packet crosses mesh ingress). Returns 1 if src is endpoint a.
+ */
 static __always_inline int xi_ct_key_of(struct xi_ct_key *k, const struct xi_addr *src,
                                         const struct xi_addr *dst, __be16 sport, __be16 dport,
-                                        __u8 proto)
+                                        __u8 proto, int src_remote)
 {
     int src_is_a = xi_endpoint_less(src, sport, dst, dport);
 
     __builtin_memset(k, 0, sizeof(*k));
     k->proto = proto;
+    k->a_remote = src_is_a ? !!src_remote : !src_remote;
     if (src_is_a) {
         k->a = *src;
         k->b = *dst;
@@ -92,10 +96,11 @@ enum xi_ct_result {
  * Look the packet up and advance the connection's state. from_initiator tells the rules path
  * whether this packet would be the connection's opener.
  */
-static __always_inline int xi_ct_lookup(const struct xi_gen_config *cfg, const struct xi_pkt *p)
+static __always_inline int xi_ct_lookup(const struct xi_gen_config *cfg, const struct xi_pkt *p,
+                                        int ingress)
 {
     struct xi_ct_key k;
-    int src_is_a = xi_ct_key_of(&k, &p->src, &p->dst, p->sport, p->dport, p->proto);
+    int src_is_a = xi_ct_key_of(&k, &p->src, &p->dst, p->sport, p->dport, p->proto, ingress);
     struct xi_ct *ct = bpf_map_lookup_elem(&xi_ct, &k);
     int from_init;
     __u8 f = p->tcp_flags;
@@ -168,18 +173,19 @@ static __always_inline int xi_addr_eq(const struct xi_addr *a, const struct xi_a
  * tracked tuple but sent anywhere else relates to nothing, so a reply-only role cannot use it
  * to reach a third party.
  */
-static __always_inline int xi_ct_related(const struct xi_pkt *p)
+static __always_inline int xi_ct_related(const struct xi_pkt *p, int ingress)
 {
     struct xi_ct_key k;
 
     if (!(p->flags & XI_PKT_F_ICMP_ERR) || !xi_addr_eq(&p->dst, &p->in_src))
         return 0;
-    xi_ct_key_of(&k, &p->in_src, &p->in_dst, p->in_sport, p->in_dport, p->in_proto);
+    /* The quoted packet went the other way: its sender is remote when the error leaves. */
+    xi_ct_key_of(&k, &p->in_src, &p->in_dst, p->in_sport, p->in_dport, p->in_proto, !ingress);
     return bpf_map_lookup_elem(&xi_ct, &k) != NULL;
 }
 
 /* Track a connection opened by p, whose opener a rule or the default allowed. */
-static __always_inline void xi_ct_create(const struct xi_pkt *p, __u16 rule_slot)
+static __always_inline void xi_ct_create(const struct xi_pkt *p, __u16 rule_slot, int ingress)
 {
     struct xi_ct_key k;
     struct xi_ct ct = {};
@@ -202,7 +208,7 @@ static __always_inline void xi_ct_create(const struct xi_pkt *p, __u16 rule_slot
     } else {
         return;
     }
-    src_is_a = xi_ct_key_of(&k, &p->src, &p->dst, p->sport, p->dport, p->proto);
+    src_is_a = xi_ct_key_of(&k, &p->src, &p->dst, p->sport, p->dport, p->proto, ingress);
     ct.flags = src_is_a ? XI_CT_F_INIT_A : 0;
     ct.rule_slot = rule_slot;
     ct.last_ns = bpf_ktime_get_ns();

@@ -47,8 +47,26 @@ static __always_inline int xi_mesh_parse(struct __sk_buff *skb, int l2, struct x
         r = xi_parse_eth(data, end, &l3_off, &proto);
         if (r)
             return r;
+        /* Still a tag after as many as the walk takes: what it carries may well be IP. */
+        if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+            return XI_R_DROP_VLAN_DEPTH;
     }
     return xi_parse_l3(data, end, l3_off, proto, p);
+}
+
+/*
+ * IP the hook cannot look into: more VLAN tags or a longer IPv6 extension chain than it walks.
+ * One rule for both (config `unparsed`): dropped by default, counted either way. Never ARP or
+ * other non-IP traffic, which passes as pass_not_ip.
+ */
+static __always_inline int xi_mesh_unparsed(__u32 hook, __u32 reason)
+{
+    struct xi_gen g;
+
+    if (xi_gen_current(&g) && (g.cfg->flags & XI_CFG_UNPARSED_PASS))
+        return xi_mesh_verdict(
+            hook, XI_TC_NEXT, reason == XI_R_DROP_EXTHDR ? XI_R_PASS_EXTHDR : XI_R_PASS_VLAN_DEPTH);
+    return xi_mesh_verdict(hook, TC_ACT_SHOT, reason);
 }
 
 /* IP-in-IP of either family: steering traffic, or something posing as it. */
@@ -152,6 +170,8 @@ static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
     r = xi_mesh_parse(skb, l2, &p);
     if (r == XI_R_PASS_NOT_IP)
         return xi_mesh_verdict(hook, XI_TC_NEXT, r);
+    if (r == XI_R_DROP_VLAN_DEPTH || r == XI_R_DROP_EXTHDR)
+        return xi_mesh_unparsed(hook, r);
     if (r)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     if (!xi_gen_current(&g))
@@ -171,6 +191,8 @@ static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
     r = xi_mesh_parse(skb, l2, &p);
     if (r == XI_R_PASS_NOT_IP)
         return xi_mesh_verdict(hook, XI_TC_NEXT, r);
+    if (r == XI_R_DROP_VLAN_DEPTH || r == XI_R_DROP_EXTHDR)
+        return xi_mesh_unparsed(hook, r);
     if (r)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     if (!xi_gen_current(&g))

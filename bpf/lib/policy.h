@@ -103,10 +103,10 @@ static __always_inline void xi_policy_decide(const struct xi_gen *g, const struc
         v->rule_slot = f->rule_slot;
         return xi_set(v, f->allow, f->reason);
     }
-    if (xi_ct_related(p))
+    if (xi_ct_related(p, ingress))
         return xi_set(v, 1, XI_R_ALLOW_ICMP_RELATED);
     if (xi_ct_trackable(p)) {
-        ct = xi_ct_lookup(cfg, p);
+        ct = xi_ct_lookup(cfg, p, ingress);
         if (ct == XI_CT_ALLOW) {
             xi_set(v, 1, XI_R_ALLOW_TRACKED);
             goto out;
@@ -129,7 +129,7 @@ static __always_inline void xi_policy_decide(const struct xi_gen *g, const struc
         xi_set(v, 0, XI_R_DROP_DEFAULT);
     }
     if (v->allow && ct == XI_CT_MISS && xi_ct_trackable(p))
-        xi_ct_create(p, v->rule_slot);
+        xi_ct_create(p, v->rule_slot, ingress);
 out:
     xi_frag_remember(p, v->allow, v->reason, v->rule_slot);
 }

@@ -96,6 +96,8 @@ struct Config {
     enum class TunnelInspect { Enforce, Count, Off } tunnel_inspect = TunnelInspect::Enforce;
     std::vector<uint16_t> vxlan_ports = {4789, 8472}; // IANA's, and Linux's (Flannel) default
     std::vector<uint16_t> geneve_ports = {6081};
+    // IP a mesh hook cannot look into (VLAN stack, IPv6 extension chain deeper than it walks).
+    bool unparsed_pass = false;
 
     bool clamp_mesh = true;
     uint32_t mesh_mss4 = 0; // 0 = derive from the mesh MTU

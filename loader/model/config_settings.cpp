@@ -74,6 +74,13 @@ void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
     if (root.get("metadata_block"))
         if (auto b = r.boolean(*root.get("metadata_block"), "metadata_block"))
             c.metadata_block = *b;
+    if (const auto *u = root.get("unparsed"))
+        if (auto s = r.str(*u, "unparsed")) {
+            if (*s == "drop" || *s == "pass")
+                c.unparsed_pass = *s == "pass";
+            else
+                r.error(*u, "unparsed must be drop or pass, not '" + *s + "'");
+        }
     if (const auto *t = root.get("tunnels"))
         read_tunnels(r, *t, c);
     for (auto [key, list] : {std::pair{"metadata_extra", &c.metadata_extra},

@@ -10,7 +10,7 @@ namespace xi
 {
 
 // default, reply_only, metadata_block, metadata_extra, metadata_exclude, nat64_prefixes,
-// tunnels
+// tunnels, unparsed
 void read_policy_settings(Reader &r, const yaml::Node &root, Config &c);
 // mss, conntrack, events: datapath tuning, each with defaults
 void read_tuning(Reader &r, const yaml::Node &root, Config &c);

@@ -271,6 +271,7 @@ void read_top(Reader &r, const yaml::Node &root, Config &c)
                                                 "metadata_exclude",
                                                 "nat64_prefixes",
                                                 "tunnels",
+                                                "unparsed",
                                                 "mss",
                                                 "conntrack",
                                                 "events"};

@@ -49,6 +49,18 @@ bool spans_ipv4(const Prefix &p)
     return !p.addr.v4 && p.len < 96 && p.contains(v4_range);
 }
 
+// Reply-only is a property of the role; every entry of that role carries the flag, so the
+// datapath learns it from the lookup it does anyway. Indexed by role id.
+std::vector<uint16_t> role_flags_of(const Config &c)
+{
+    std::vector<uint16_t> flags(c.identities.size() + 1, 0);
+    for (size_t i = 0; i < c.identities.size(); i++)
+        if (std::find(c.reply_only.begin(), c.reply_only.end(), c.identities[i].name) !=
+            c.reply_only.end())
+            flags[role_of_identity(i)] = XI_IDENT_F_REPLY_ONLY;
+    return flags;
+}
+
 } // namespace
 
 std::vector<std::pair<xi_ident_key, xi_ident>>
@@ -74,13 +86,7 @@ compile_identities(const Config &c, const std::vector<std::string> &node_slots)
         if (flags & XI_IDENT_F_NODE)
             v.node = node;
     };
-    // Reply-only is a property of the role; every entry of that role carries the flag, so the
-    // datapath learns it from the lookup it does anyway.
-    std::vector<uint16_t> flags_of_role(c.identities.size() + 1, 0);
-    for (size_t i = 0; i < c.identities.size(); i++)
-        if (std::find(c.reply_only.begin(), c.reply_only.end(), c.identities[i].name) !=
-            c.reply_only.end())
-            flags_of_role[role_of_identity(i)] = XI_IDENT_F_REPLY_ONLY;
+    const std::vector<uint16_t> flags_of_role = role_flags_of(c);
     auto role_flags = [&](uint16_t role) -> uint16_t { return flags_of_role[role]; };
     PrefixMap<uint16_t> roles;
     roles.reserve(expected);

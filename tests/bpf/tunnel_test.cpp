@@ -239,44 +239,25 @@ TEST_F(Tunnels, GeneveWithOptionsToAMetadataAddressIsDropped)
               XI_R_ALLOW_RULE);
 }
 
+// IP in IP leaving app-1: outer family, inner family and destination.
+Bytes ip_in_ip(bool outer6, bool inner6, const std::string &dst)
+{
+    Packet p = Packet().eth();
+    outer6 ? p.ipv6("fd00:201::1", "fd00:201::2") : p.ipv4("10.201.0.1", "10.201.0.2");
+    inner6 ? p.ipv6("fd00:201::1", dst) : p.ipv4("10.201.0.1", dst);
+    return p.udp(1, 80).build();
+}
+
 TEST_F(Tunnels, IpInIpLeavingForAMetadataAddressIsDropped)
 {
     // IPIP, 6in4, IP6IP6, 4in6 built by a local process: checked on the way out.
-    EXPECT_EQ(out(Packet()
-                      .eth()
-                      .ipv4("10.201.0.1", "10.201.0.2")
-                      .ipv4("10.201.0.1", "169.254.169.254")
-                      .udp(1, 80)
-                      .build()),
-              XI_R_DROP_IPIP_METADATA);
-    EXPECT_EQ(out(Packet()
-                      .eth()
-                      .ipv4("10.201.0.1", "10.201.0.2")
-                      .ipv6("fd00:201::1", "fd00:ec2::254")
-                      .udp(1, 80)
-                      .build()),
-              XI_R_DROP_IPIP_METADATA);
-    EXPECT_EQ(out(Packet()
-                      .eth()
-                      .ipv6("fd00:201::1", "fd00:201::2")
-                      .ipv6("fd00:201::1", "fd00:ec2::23")
-                      .udp(1, 80)
-                      .build()),
-              XI_R_DROP_IPIP_METADATA);
-    EXPECT_EQ(out(Packet()
-                      .eth()
-                      .ipv6("fd00:201::1", "fd00:201::2")
-                      .ipv4("10.201.0.1", "169.254.170.2")
-                      .tcp(1, 80)
-                      .build()),
-              XI_R_DROP_IPIP_METADATA);
-    EXPECT_EQ(out(Packet()
-                      .eth()
-                      .ipv4("10.201.0.1", "10.201.0.2")
-                      .ipv4("10.201.0.1", "10.9.9.9")
-                      .udp(1, 80)
-                      .build()),
-              XI_R_ALLOW_RULE);
+    EXPECT_EQ(out(ip_in_ip(false, false, "169.254.169.254")), XI_R_DROP_IPIP_METADATA);
+    EXPECT_EQ(out(ip_in_ip(false, true, "fd00:ec2::254")), XI_R_DROP_IPIP_METADATA);
+    EXPECT_EQ(out(ip_in_ip(true, true, "fd00:ec2::23")), XI_R_DROP_IPIP_METADATA);
+    EXPECT_EQ(out(ip_in_ip(true, false, "169.254.170.2")), XI_R_DROP_IPIP_METADATA);
+    EXPECT_EQ(out(ip_in_ip(false, true, "64:ff9b::a9fe:a9fe")), XI_R_DROP_IPIP_METADATA);
+    EXPECT_EQ(out(ip_in_ip(false, false, "10.9.9.9")), XI_R_ALLOW_RULE);
+    EXPECT_EQ(out(ip_in_ip(true, true, "2001:db8::9")), XI_R_ALLOW_RULE);
 }
 
 TEST_F(Tunnels, HeadersCutShortAreDroppedAsTruncated)
@@ -342,6 +323,47 @@ TEST_F(Tunnels, OwnSteeringTrafficIsCheckedInsideToo)
                       .tcp(40000, 80)
                       .build()),
               XI_R_DROP_IPIP_METADATA);
+}
+
+} // namespace
+} // namespace xi::test
+
+namespace xi::test
+{
+namespace
+{
+
+// IP a mesh hook cannot look into follows one rule (`unparsed`), VLAN depth included; ARP and
+// other non-IP traffic never does.
+TEST_F(Tunnels, UnparsedIpFollowsOneRuleNonIpNever)
+{
+    auto tagged = [](int tags, uint16_t ethertype_after) {
+        Packet p = Packet().eth();
+        for (int i = 0; i < tags; i++)
+            p.vlan(10 + i);
+        if (ethertype_after)
+            return p.ethertype(ethertype_after).payload(28).build();
+        return p.ipv4("10.201.0.2", "10.201.0.1").udp(41000 + tags, 9).payload(8).build();
+    };
+    Packet deep = Packet().eth().ipv6("fd00:201::2", "fd00:201::1");
+    for (int i = 0; i < 7; i++)
+        deep.dest_opts();
+    Bytes chain = deep.udp(41010, 9).build();
+
+    for (bool ingress : {true, false}) {
+        SCOPED_TRACE(ingress ? "ingress" : "egress");
+        auto hook = [&](const Bytes &p) { return ingress ? in(p) : out(p); };
+        fx_->publish(tunnel_config(""), "app-1");
+        EXPECT_EQ(hook(tagged(2, 0)), XI_R_ALLOW_RULE); // as many tags as the walk takes
+        EXPECT_EQ(hook(tagged(3, 0)), XI_R_DROP_VLAN_DEPTH);
+        EXPECT_EQ(hook(chain), XI_R_DROP_EXTHDR);
+        EXPECT_EQ(hook(tagged(1, 0x0806)), XI_R_PASS_NOT_IP); // ARP
+        EXPECT_EQ(hook(tagged(0, 0x88cc)), XI_R_PASS_NOT_IP); // LLDP
+        fx_->publish(tunnel_config("unparsed: pass\n"), "app-1");
+        EXPECT_EQ(hook(tagged(3, 0)), XI_R_PASS_VLAN_DEPTH);
+        EXPECT_EQ(hook(chain), XI_R_PASS_EXTHDR);
+        EXPECT_EQ(hook(tagged(2, 0x0806)), XI_R_PASS_NOT_IP);
+    }
 }
 
 } // namespace

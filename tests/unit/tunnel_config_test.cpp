@@ -65,4 +65,15 @@ TEST(TunnelConfig, ErrorsNameTheLine)
     EXPECT_NE(first_error("tunnels:\n  gre: yes\n").find("unknown key 'gre'"), std::string::npos);
 }
 
+TEST(UnparsedConfig, DropByDefaultPassWhenSaidWrongWordRefused)
+{
+    EXPECT_FALSE(compiled("").cfg.flags & XI_CFG_UNPARSED_PASS);
+    EXPECT_FALSE(compiled("unparsed: drop\n").cfg.flags & XI_CFG_UNPARSED_PASS);
+    EXPECT_TRUE(compiled("unparsed: pass\n").cfg.flags & XI_CFG_UNPARSED_PASS);
+    const int line = std::count(xi::test::kBase.begin(), xi::test::kBase.end(), '\n') + 1;
+    EXPECT_EQ(first_error("unparsed: allow\n"),
+              "test.yaml:" + std::to_string(line) +
+                  ":11: unparsed must be drop or pass, not 'allow'");
+}
+
 } // namespace

@@ -69,11 +69,11 @@ VARIANTS = {
                                         "before")]),
     "mesh-idents": (["tc_mesh_ingress"], [("lib/policy.h", "    v->src_role = si ? si->role : XI_ROLE_WORLD;\n",
                                            MESH_STOP, "before")]),
-    "mesh-ct": (["tc_mesh_ingress"], [("lib/policy.h", "        ct = xi_ct_lookup(cfg, p);\n",
+    "mesh-ct": (["tc_mesh_ingress"], [("lib/policy.h", "        ct = xi_ct_lookup(cfg, p, ingress);\n",
                                        MESH_STOP, "after")]),
     "mesh-rules": (["tc_mesh_ingress"], [("lib/policy.h", "    rule = xi_rule_match(g->slot, v->src_role, v->dst_role, p);\n",
                                           MESH_STOP, "after")]),
-    "mesh-ctcreate": (["tc_mesh_ingress"], [("lib/policy.h", "        xi_ct_create(p, v->rule_slot);\n",
+    "mesh-ctcreate": (["tc_mesh_ingress"], [("lib/policy.h", "        xi_ct_create(p, v->rule_slot, ingress);\n",
                                              MESH_STOP, "after")]),
 }
 
