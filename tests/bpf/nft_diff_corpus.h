@@ -96,6 +96,12 @@ public:
         Packet q = is6(a_) ? Packet().ipv6(a_, b_) : Packet().ipv4(a_, b_);
         return q.tcp(ap_, bp_).seq(sa_).ack(sb_);
     }
+    // ... and of one of b's.
+    Packet quote_b() const
+    {
+        Packet q = is6(b_) ? Packet().ipv6(b_, a_) : Packet().ipv4(b_, a_);
+        return q.tcp(bp_, ap_).seq(sb_).ack(sa_ + 1);
+    }
 
 private:
     Tcp &seg(bool from_a, uint8_t flags, size_t payload);

@@ -183,8 +183,10 @@ void hand_picked(Corpus &c)
         Tcp t(c, kEdge, kApp, 8080, Dir::In);
         t.syn().synack();
         c.add(Dir::Out, ip(kApp, kEdge).icmp4_frag_needed(1300).inner(t.quote_a(), 28));
-        // From a router on the way back to the sender: related (world may not ping otherwise).
-        c.add(Dir::In, ip(kWorld, kEdge).icmp4_time_exceeded().inner(t.quote_a(), 28));
+        // From a router on the way to the edge, about app's SYN-ACK, back to app: related
+        // (world may not ping otherwise). Tracking knows the hook: the error arrives where
+        // app's answers' errors arrive, on ingress, addressed to app.
+        c.add(Dir::In, ip(kWorld, kApp).icmp4_time_exceeded().inner(t.quote_b(), 28));
         Tcp none(c, kEdge, kApp, 8080, Dir::In); // never sent: nothing tracked
         c.add(Dir::Out, ip(kApp, kEdge).icmp4_frag_needed(1300).inner(none.quote_a(), 28));
         c.add(Dir::In, ip(kWorld, kApp).icmp4_unreach(1).inner(none.quote_a(), 28));
