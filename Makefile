@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, run the steering demo in network namespaces
 #   make test   install what is missing, build, run every host test (ends with ctest's summary)
 # Also: make build, make vmtest (tests inside VMs on Debian's 6.1 and 6.12 kernels),
-# make bench (benchmarks, docs/benchmarks.md), make fuzz (the config fuzzer), make format.
+# make bench (benchmarks, docs/benchmarks.md), make fuzz (the config and packet fuzzers),
+# make format.
 SHELL := /bin/bash
 BUILD_DIR ?= build
 # The project's own builds are Release with warnings as errors (XI_WERROR; a packager's cmake
@@ -40,10 +41,12 @@ demo: build bpffs
 bench: build bpffs
 	@tools/bench $(BUILD_DIR)
 
-# The config fuzzer (tests/fuzz) for FUZZ_SECONDS; make test runs a short, seeded run (--smoke).
+# The config fuzzer and the packet fuzzer (tests/fuzz; the packet one needs root) for
+# FUZZ_SECONDS each; make test runs a short, seeded run of both (--smoke).
 FUZZ_SECONDS ?= 300
-fuzz: deps
+fuzz: deps bpffs
 	@tools/fuzz $(FUZZ_SECONDS)
+	@tools/fuzz-packets $(FUZZ_SECONDS)
 
 format:
 	@git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format -i

@@ -204,7 +204,7 @@ std::optional<IpAddr> tunnel_inner_dst(const Bytes &b, const Ip &ip, bool egress
 }
 
 struct Run {
-    test::Prog prog;
+    Prog prog;
     uint32_t hook;
     const Bytes &in;
     test::RunResult r;
@@ -276,18 +276,18 @@ std::string check_mesh_metadata(const Run &x)
 std::string check_run(const Run &x)
 {
     const int rv = x.r.retval;
-    const bool drop = x.prog == test::Prog::XdpPublic ? rv == XDP_DROP : rv == TC_ACT_SHOT;
-    if (x.prog == test::Prog::XdpPublic ? (rv != XDP_PASS && rv != XDP_DROP)
-        : x.prog == test::Prog::TcPublicIngress
+    const bool drop = x.prog == Prog::XdpPublic ? rv == XDP_DROP : rv == TC_ACT_SHOT;
+    if (x.prog == Prog::XdpPublic ? (rv != XDP_PASS && rv != XDP_DROP)
+        : x.prog == Prog::TcPublicIngress
             ? (rv != TC_ACT_UNSPEC && rv != TC_ACT_SHOT && rv != TC_ACT_REDIRECT)
-        : x.prog == test::Prog::TcPublicEgress ? rv != TC_ACT_UNSPEC
-                                               : (rv != TC_ACT_UNSPEC && rv != TC_ACT_SHOT))
+        : x.prog == Prog::TcPublicEgress ? rv != TC_ACT_UNSPEC
+                                         : (rv != TC_ACT_UNSPEC && rv != TC_ACT_SHOT))
         return "verdict " + std::to_string(rv) + " is not one this hook gives";
     if (drop != x.any_drop())
         return drop ? "dropped without a drop reason" : "a drop reason counted on a pass";
-    if (x.prog == test::Prog::TcPublicEgress) {
+    if (x.prog == Prog::TcPublicEgress) {
         if (!x.moved.empty() && (x.moved.size() != 1 || !x.counted(XI_R_MSS_CLAMPED)))
-            return "public egress counted " + test::describe(x.moved);
+            return "public egress counted " + describe(x.moved);
         return check_unchanged_but_mss(x);
     }
     if (x.moved.empty())
@@ -296,7 +296,7 @@ std::string check_run(const Run &x)
         return "";
     if (rv == TC_ACT_REDIRECT)
         return check_encapsulated(x);
-    if (x.prog == test::Prog::MeshIngress || x.prog == test::Prog::MeshEgress) {
+    if (x.prog == Prog::MeshIngress || x.prog == Prog::MeshEgress) {
         if (auto why = check_mesh_metadata(x); !why.empty())
             return why;
         if (x.counted(XI_R_DECAP))
@@ -309,12 +309,12 @@ std::string check_run(const Run &x)
 
 std::string check_packet_bytes(const uint8_t *data, size_t size)
 {
-    static const std::pair<test::Prog, uint32_t> progs[] = {
-        {test::Prog::XdpPublic, XI_HOOK_XDP_PUBLIC},
-        {test::Prog::TcPublicIngress, XI_HOOK_TC_PUBLIC_INGRESS},
-        {test::Prog::TcPublicEgress, XI_HOOK_TC_PUBLIC_EGRESS},
-        {test::Prog::MeshIngress, XI_HOOK_TC_MESH_INGRESS},
-        {test::Prog::MeshEgress, XI_HOOK_TC_MESH_EGRESS}};
+    static const std::pair<Prog, uint32_t> progs[] = {
+        {Prog::XdpPublic, XI_HOOK_XDP_PUBLIC},
+        {Prog::TcPublicIngress, XI_HOOK_TC_PUBLIC_INGRESS},
+        {Prog::TcPublicEgress, XI_HOOK_TC_PUBLIC_EGRESS},
+        {Prog::MeshIngress, XI_HOOK_TC_MESH_INGRESS},
+        {Prog::MeshEgress, XI_HOOK_TC_MESH_EGRESS}};
     // test_run wants a whole Ethernet header; frames stay below a jumbo MTU.
     if (size < 1 + 14 || size > 1 + 9000)
         return "";
@@ -324,7 +324,7 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
     auto before = fx.counters();
     Run x{prog, hook, in, {}, {}};
     try {
-        x.r = prog == test::Prog::XdpPublic ? fx.run_xdp(in) : fx.run_tc(prog, in);
+        x.r = prog == Prog::XdpPublic ? fx.run_xdp(in) : fx.run_tc(prog, in);
     } catch (const std::exception &e) {
         return e.what();
     }
@@ -332,7 +332,7 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
         if (key.first == hook)
             x.moved[key] = n;
         else
-            return "a counter of another hook moved: " + test::describe({{key, n}});
+            return "a counter of another hook moved: " + describe({{key, n}});
     auto why = check_run(x);
     return why.empty() ? "" : "hook " + std::to_string(hook) + ": " + why;
 }

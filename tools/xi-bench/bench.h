@@ -325,6 +325,7 @@ void set_restore(int restore_map_fd, const Bytes *pkt);
 int bench_xdp(const Options &o);
 int bench_tc(const Options &o);
 int bench_policy(const Options &o, size_t prefixes, size_t rules);
+int bench_tunnel(const Options &o);
 int bench_live(const Options &o, uint32_t packets);
 int bench_rate(const Options &o, double seconds);
 int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds);

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
     pol->add_option("--rules", rules, "rules of the large config");
     pol->add_option("--compare", o.compare,
                     "LABEL=OBJECT: also measure xi_mesh_in_l2 from another tc_mesh_ingress.bpf.o");
+    auto *tun = app.add_subcommand(
+        "tunnels", "mesh ingress with tunnel inspection on vs off (VXLAN, GRE, plain UDP)");
     uint32_t packets = 200000;
     auto *live = app.add_subcommand("live", "XDP -> TC with live frames, costs from bpf_stats");
     live->add_option("--packets", packets, "frames per measurement");
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
             return bench_bulk(o, megabytes, max_seconds);
         if (*pol)
             return bench_policy(o.with_repeat(100000), prefixes, rules);
+        if (*tun)
+            return bench_tunnel(o.with_repeat(100000));
         if (*live)
             return bench_live(o, packets);
         if (*rate)

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// Section "tunnels" (issue #12): what the mesh hooks' look into tunnels costs. The same packets
+// through tc_mesh_ingress (L2 entry) of two instances side by side, one with
+// `tunnels: {inspect: enforce}`, one with `inspect: off`, next to an empty TC program: a VXLAN
+// packet of a tracked flow (the common overlay case: conntrack hit, then the inner header
+// read), a GRE packet, and a plain UDP packet of a tracked flow (what every other packet pays:
+// a flag and a port compare).
+#include <bpf/bpf.h>
+#include <algorithm>
+#include <cstdio>
+
+#include "bench.h"
+#include "fleet_yaml.h"
+#include "xi_reasons.h"
+#include "xib_tc.skel.h"
+
+namespace xi::bench
+{
+
+namespace
+{
+
+using test::Packet;
+
+constexpr uint32_t kIn = XI_HOOK_TC_MESH_INGRESS;
+
+std::string overlay_config(const char *inspect)
+{
+    return test::fleet_yaml_head("0x7e57") + test::kEdgeANode + test::kApp1DualStackNode +
+           R"(  - name: app-2
+    mesh_ipv4: 10.201.0.2
+)" + test::kWeb443Vip +
+           R"(identities:
+  edges: [10.200.0.0/24, fd00:200::/64]
+  apps: [10.201.0.0/24, fd00:201::/64]
+rules:
+  - name: overlay
+    from: apps
+    to: apps
+    protocol: any
+    action: allow
+default:
+  ingress: deny
+  egress: allow
+tunnels: {inspect: )" +
+           inspect + "}\n";
+}
+
+Bytes vxlan_packet()
+{
+    Bytes inner =
+        Packet().eth().ipv4("10.244.1.5", "10.244.2.9").tcp(5000, 80).ack(1).payload(64).build();
+    Bytes body(8 + inner.size(), 0); // VXLAN: I flag, VNI 256
+    body[0] = 0x08;
+    body[5] = 1;
+    std::copy(inner.begin(), inner.end(), body.begin() + 8);
+    return Packet().eth().ipv4("10.201.0.2", "10.201.0.1").udp(40000, 4789).payload(body).build();
+}
+
+Bytes gre_packet()
+{
+    Bytes inner =
+        Packet().ipv4("10.244.1.5", "10.244.2.9").tcp(5000, 80).ack(1).payload(64).build();
+    Bytes body(8 + inner.size(), 0); // GRE: key present, IPv4 inside
+    body[0] = 0x20;
+    body[2] = 0x08;
+    body[7] = 7;
+    std::copy(inner.begin(), inner.end(), body.begin() + 8);
+    return Packet().eth().ipv4("10.201.0.2", "10.201.0.1").ip_proto(47).payload(body).build();
+}
+
+Bytes plain_packet()
+{
+    return Packet().eth().ipv4("10.201.0.2", "10.201.0.1").udp(40001, 5000).payload(114).build();
+}
+
+// A UDP flow is tracked after its first packet: run it once before every measurement, so
+// every measured run is a conntrack hit.
+std::function<void()> prime(int prog, const Bytes &pkt)
+{
+    return [prog, pkt] {
+        uint32_t ret = 0;
+        test_run_once(prog, pkt, &ret);
+    };
+}
+
+} // namespace
+
+int bench_tunnel(const Options &o)
+{
+    Instance on(pin_dir_for(o, "tun-on"), overlay_config("enforce"), "app-1", false);
+    Instance off(pin_dir_for(o, "tun-off"), overlay_config("off"), "app-1", false);
+    xib_tc *h = xib_tc__open_and_load();
+    if (!h)
+        throw Error("cannot load xib_tc (bench helpers)", errno);
+    std::unique_ptr<xib_tc, void (*)(xib_tc *)> guard(h, xib_tc__destroy);
+    const int empty = bpf_program__fd(h->progs.xib_tc_empty);
+
+    struct Kind {
+        std::string name;
+        Bytes pkt;
+        uint32_t reason;
+    };
+    const std::vector<Kind> kinds = {
+        {"VXLAN, tracked flow", vxlan_packet(), XI_R_ALLOW_TRACKED},
+        {"GRE (untracked protocol: rule)", gre_packet(), XI_R_ALLOW_RULE},
+        {"plain UDP, tracked flow", plain_packet(), XI_R_ALLOW_TRACKED},
+    };
+    std::vector<Case> cases;
+    cases.push_back(make_case("empty", empty, kinds[0].pkt, nullptr, nullptr, {}));
+    for (const auto &k : kinds)
+        for (const Instance *in : {&on, &off}) {
+            const int prog = in->prog(Prog::MeshIngress);
+            cases.push_back(make_case((in == &on ? "on " : "off ") + k.name, prog, k.pkt,
+                                      prime(prog, k.pkt), in, {{{kIn, k.reason}, 1}}));
+        }
+    run_cases(o, cases);
+
+    auto &e = find_case(cases, "empty");
+    print_header("Tunnel inspection on the mesh (BPF_PROG_TEST_RUN on the L2 ingress entry, "
+                 "repeat " +
+                 std::to_string(o.repeat) + ", " + std::to_string(o.rounds) +
+                 " rounds; ratio to an empty TC program)");
+    printf("| packet | inspect: off | inspect: enforce | enforce / off |\n|---|---|---|---|\n");
+    for (const auto &k : kinds) {
+        auto &a = find_case(cases, "off " + k.name);
+        auto &b = find_case(cases, "on " + k.name);
+        printf("| %s | %s | %s | **%s** |\n", k.name.c_str(), fmt_ratio(ratio(a, e)).c_str(),
+               fmt_ratio(ratio(b, e)).c_str(), fmt_ratio(ratio(b, a)).c_str());
+    }
+    printf("\nAll three pass (the overlay rule allows apps to apps): the inner destination is no "
+           "metadata address, so what is measured is the look alone.\n");
+    return 0;
+}
+
+} // namespace xi::bench
