@@ -21,8 +21,8 @@ namespace
 
 using test::Bytes;
 
-// edge-a of three edges with VIPs of both families, roles with rules, a reply-only role, an
-// overlay rule that lets tunnels through, metadata blocking and tunnel inspection on.
+// edge-a of three edges with VIPs of both families, roles with rules, a reply-only role (dbs),
+// an overlay rule that lets apps' tunnels through, metadata blocking and tunnel inspection on.
 const std::string &fuzz_config()
 {
     static const std::string c = test::fleet_yaml_head("0x5eed") + test::kEdgeANode +
@@ -35,7 +35,10 @@ const std::string &fuzz_config()
     mesh_ipv4: 10.200.0.3
     mesh_ipv6: fd00:200::3
 )" + test::kApp1DualStackNode +
-                                 R"(vips:
+                                 R"(  - name: db-1
+    mesh_ipv4: 10.202.0.1
+    mesh_ipv6: fd00:202::1
+vips:
   - name: web
     address: 198.51.100.10
     protocol: tcp
@@ -50,6 +53,7 @@ const std::string &fuzz_config()
 identities:
   edges: [10.200.0.0/24, fd00:200::/64]
   apps: [10.201.0.0/24, fd00:201::/64]
+  dbs: [10.202.0.0/24, fd00:202::/64]
 rules:
   - name: overlay
     from: apps
@@ -62,10 +66,16 @@ rules:
     protocol: tcp
     ports: [80, 8080]
     action: allow
+  - name: sql
+    from: apps
+    to: dbs
+    protocol: tcp
+    ports: [5432]
+    action: allow
 default:
   ingress: deny
   egress: allow
-reply_only: [apps]
+reply_only: [dbs]
 nat64_prefixes: [2001:db8:64::/96]
 )";
     return c;
@@ -326,6 +336,10 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
     try {
         x.r = prog == Prog::XdpPublic ? fx.run_xdp(in) : fx.run_tc(prog, in);
     } catch (const std::exception &e) {
+        // EINVAL is test_run refusing the input before any program runs (the kernel wants the
+        // whole IP header of an IP frame in an skb); any other failure is the program's.
+        if (std::string(e.what()).ends_with("failed: -22"))
+            return "";
         return e.what();
     }
     for (const auto &[key, n] : fx.counters() - before)
