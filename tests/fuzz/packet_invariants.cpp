@@ -2,6 +2,8 @@
 #include "packet_invariants.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -328,7 +330,19 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
     // test_run wants a whole Ethernet header; frames stay below a jumbo MTU.
     if (size < 1 + 14 || size > 1 + 9000)
         return "";
-    auto [prog, hook] = progs[data[0] % std::size(progs)];
+    const size_t which = data[0] % std::size(progs);
+    auto [prog, hook] = progs[which];
+    // Executions per program, said at exit (the closing notes quote them).
+    static uint64_t runs[std::size(progs)] = {};
+    static const bool said = [] {
+        return std::atexit([] {
+            std::fprintf(stderr, "packet fuzz runs: xdp_public %lu, tc public ingress %lu, tc "
+                                 "public egress %lu, mesh ingress %lu, mesh egress %lu\n",
+                         runs[0], runs[1], runs[2], runs[3], runs[4]);
+        }) == 0;
+    }();
+    (void)said;
+    runs[which]++;
     const Bytes in(data + 1, data + size);
     auto &fx = world().fx;
     auto before = fx.counters();
