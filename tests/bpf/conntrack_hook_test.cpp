@@ -9,6 +9,7 @@
 
 #include "counters.h"
 #include "datapath_fixture.h"
+#include "mesh_hook_test.h"
 #include "packet.h"
 #include "policy_config.h"
 #include "privileges.h"
@@ -19,55 +20,14 @@ namespace xi::test
 namespace
 {
 
-constexpr uint32_t kIn = XI_HOOK_TC_MESH_INGRESS;
-constexpr uint32_t kOut = XI_HOOK_TC_MESH_EGRESS;
 const std::string kEdge = "10.200.0.1", kApp2 = "10.201.0.2", kDb = "10.202.0.1",
                   kEdge6 = "fd00:200::1", kApp6 = "fd00:201::2";
 
-class TrackedHooks : public ::testing::Test
+class TrackedHooks : public MeshHookTest
 {
 protected:
-    static void SetUpTestSuite()
-    {
-        if (have_bpf_privileges())
-            fx_ = new DatapathFixture(kPolicyConfig, "app-1");
-    }
-    static void TearDownTestSuite()
-    {
-        delete fx_;
-        fx_ = nullptr;
-    }
-    void SetUp() override { XI_REQUIRE_PRIVILEGES(); }
-
-    uint32_t reason(uint32_t hook, const Bytes &pkt)
-    {
-        auto before = fx_->counters();
-        auto r = fx_->run_tc(hook == kIn ? Prog::MeshIngress : Prog::MeshEgress, pkt);
-        auto d = fx_->counters() - before;
-        EXPECT_EQ(d.size(), 1u) << describe(d);
-        if (d.size() != 1)
-            return 0;
-        auto [key, n] = *d.begin();
-        EXPECT_EQ(key.first, hook);
-        EXPECT_EQ(r.retval, key.second >= XI_DROP_BASE ? TC_ACT_SHOT : TC_ACT_UNSPEC);
-        return key.second;
-    }
-    uint32_t in(const Bytes &p) { return reason(kIn, p); }
-    uint32_t out(const Bytes &p) { return reason(kOut, p); }
-
-    static DatapathFixture *fx_;
+    static void SetUpTestSuite() { load(kPolicyConfig, "app-1"); }
 };
-DatapathFixture *TrackedHooks::fx_ = nullptr;
-
-Packet tcp(const std::string &src, const std::string &dst, uint16_t sport, uint16_t dport)
-{
-    Packet p = Packet().eth();
-    if (src.find(':') != std::string::npos)
-        p.ipv6(src, dst);
-    else
-        p.ipv4(src, dst);
-    return p.tcp(sport, dport);
-}
 
 TEST_F(TrackedHooks, TheOpenersTupleOnTheOtherHookIsNotTracked)
 {

@@ -7,6 +7,7 @@
 
 #include "counters.h"
 #include "datapath_fixture.h"
+#include "mesh_hook_test.h"
 #include "packet.h"
 #include "packet_check.h"
 #include "policy_config.h"
@@ -18,46 +19,10 @@ namespace xi::test
 namespace
 {
 
-constexpr uint32_t kIn = XI_HOOK_TC_MESH_INGRESS;
-constexpr uint32_t kOut = XI_HOOK_TC_MESH_EGRESS;
-
-class Policy : public ::testing::Test
+class Policy : public MeshHookTest
 {
 protected:
-    static void SetUpTestSuite()
-    {
-        if (have_bpf_privileges())
-            fx_ = new DatapathFixture(kPolicyConfig, "app-1");
-    }
-    static void TearDownTestSuite()
-    {
-        delete fx_;
-        fx_ = nullptr;
-    }
-    void SetUp() override { XI_REQUIRE_PRIVILEGES(); }
-
-    // One packet through a hook: its reason, and that it was the only counter that moved
-    // (MSS clamps are counted on top of the verdict).
-    uint32_t run(uint32_t hook, const Bytes &pkt, RunResult *out = nullptr)
-    {
-        auto before = fx_->counters();
-        auto r = fx_->run_tc(hook == kIn ? Prog::MeshIngress : Prog::MeshEgress, pkt);
-        auto d = fx_->counters() - before;
-        d.erase({hook, XI_R_MSS_CLAMPED});
-        EXPECT_EQ(d.size(), 1u) << describe(d);
-        if (out)
-            *out = r;
-        if (d.size() != 1)
-            return 0;
-        auto [key, n] = *d.begin();
-        EXPECT_EQ(key.first, hook);
-        EXPECT_EQ(n, 1u);
-        bool drop = key.second >= XI_DROP_BASE;
-        EXPECT_EQ(r.retval, drop ? TC_ACT_SHOT : TC_ACT_UNSPEC) << reason_info(key.second)->label;
-        return key.second;
-    }
-    uint32_t in(const Bytes &pkt) { return run(kIn, pkt); }
-    uint32_t out(const Bytes &pkt) { return run(kOut, pkt); }
+    static void SetUpTestSuite() { load(kPolicyConfig, "app-1"); }
 
     std::pair<uint64_t, uint64_t> rule_counter(const std::string &name)
     {
@@ -70,20 +35,7 @@ protected:
         ADD_FAILURE() << "no rule " << name;
         return {};
     }
-
-    static DatapathFixture *fx_;
 };
-DatapathFixture *Policy::fx_ = nullptr;
-
-Packet tcp(const std::string &src, const std::string &dst, uint16_t sport, uint16_t dport)
-{
-    Packet p = Packet().eth();
-    if (src.find(':') != std::string::npos)
-        p.ipv6(src, dst);
-    else
-        p.ipv4(src, dst);
-    return p.tcp(sport, dport);
-}
 
 const std::string kEdge = "10.200.0.1", kApp = "10.201.0.1", kApp2 = "10.201.0.2",
                   kDb = "10.202.0.1", kMon = "10.203.0.5", kAdmin = "10.201.0.200",

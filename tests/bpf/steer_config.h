@@ -10,15 +10,7 @@ namespace xi::test
 {
 
 inline const std::string kSteerConfig = fleet_yaml_head("0x5eed5eed12345678") + kEdgeANode +
-                                        R"(  - name: edge-b
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.2
-    mesh_ipv6: fd00:200::2
-  - name: edge-c
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.3
-    mesh_ipv6: fd00:200::3
-)" + kApp1Node + kWebVips + R"(  - name: web6
+                                        kEdgeBCNodes + kApp1Node + kWebVips + R"(  - name: web6
     address: 2001:db8:100::10
     protocol: tcp
     ports: [443]

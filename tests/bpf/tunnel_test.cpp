@@ -11,6 +11,7 @@
 
 #include "counters.h"
 #include "datapath_fixture.h"
+#include "mesh_hook_test.h"
 #include "event_budget.h"
 #include "events.h"
 #include "packet.h"
@@ -23,57 +24,17 @@ namespace xi::test
 namespace
 {
 
-constexpr uint32_t kIn = XI_HOOK_TC_MESH_INGRESS;
-constexpr uint32_t kOut = XI_HOOK_TC_MESH_EGRESS;
-
-class Tunnels : public ::testing::Test
+class Tunnels : public MeshHookTest
 {
 protected:
-    static void SetUpTestSuite()
-    {
-        if (have_bpf_privileges())
-            fx_ = new DatapathFixture(tunnel_config(""), "app-1");
-    }
-    static void TearDownTestSuite()
-    {
-        delete fx_;
-        fx_ = nullptr;
-    }
+    static void SetUpTestSuite() { load(tunnel_config(""), "app-1"); }
     void SetUp() override
     {
-        XI_REQUIRE_PRIVILEGES();
-        fx_->publish(tunnel_config(""), "app-1");
+        MeshHookTest::SetUp();
+        if (fx_)
+            fx_->publish(tunnel_config(""), "app-1");
     }
-
-    // One packet through a hook: the counters that moved at that hook, each once.
-    Counters run(uint32_t hook, const Bytes &pkt, int *retval = nullptr)
-    {
-        auto before = fx_->counters();
-        auto r = fx_->run_tc(hook == kIn ? Prog::MeshIngress : Prog::MeshEgress, pkt);
-        if (retval)
-            *retval = r.retval;
-        return fx_->counters() - before;
-    }
-    // The one reason a packet was counted with, checking the verdict matches it.
-    uint32_t reason(uint32_t hook, const Bytes &pkt)
-    {
-        int rv = -1;
-        auto d = run(hook, pkt, &rv);
-        EXPECT_EQ(d.size(), 1u) << describe(d);
-        if (d.size() != 1)
-            return 0;
-        auto [key, n] = *d.begin();
-        EXPECT_EQ(key.first, hook);
-        EXPECT_EQ(n, 1u);
-        EXPECT_EQ(rv, key.second >= XI_DROP_BASE ? TC_ACT_SHOT : TC_ACT_UNSPEC);
-        return key.second;
-    }
-    uint32_t in(const Bytes &pkt) { return reason(kIn, pkt); }
-    uint32_t out(const Bytes &pkt) { return reason(kOut, pkt); }
-
-    static DatapathFixture *fx_;
 };
-DatapathFixture *Tunnels::fx_ = nullptr;
 
 TEST_F(Tunnels, GreToAMetadataAddressIsDroppedOnBothHooksBothFamilies)
 {
@@ -175,11 +136,11 @@ TEST_F(Tunnels, HeadersCutShortAreDroppedAsTruncated)
 TEST_F(Tunnels, CountModeCountsAndLetsThePolicyDecide)
 {
     fx_->publish(tunnel_config("tunnels: {inspect: count}\n"), "app-1");
-    int rv = -1;
-    auto d = run(kIn, over_gre(true, false, gre(0, 0x0800, inner4("169.254.169.254"))), &rv);
+    RunResult r;
+    auto d = moved(kIn, over_gre(true, false, gre(0, 0x0800, inner4("169.254.169.254"))), &r);
     EXPECT_EQ(d, (Counters{{{kIn, XI_R_TUNNEL_METADATA_SEEN}, 1}, {{kIn, XI_R_ALLOW_RULE}, 1}}))
         << describe(d);
-    EXPECT_EQ(rv, TC_ACT_UNSPEC);
+    EXPECT_EQ(r.retval, TC_ACT_UNSPEC);
     EXPECT_EQ(in(over_gre(true, false, gre(0, 0x0800, inner4("10.201.0.9")))), XI_R_ALLOW_RULE);
 
     fx_->publish(tunnel_config("tunnels: {inspect: off}\n"), "app-1");

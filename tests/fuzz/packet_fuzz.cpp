@@ -3,17 +3,10 @@
 // libFuzzer target: mutated frames through every BPF program of the datapath
 // (BPF_PROG_TEST_RUN), each run checked against its hook's invariants (packet_invariants.h).
 // Needs CAP_BPF + CAP_NET_ADMIN. tools/fuzz-packets builds and runs it (make fuzz, make test).
-#include <cstdio>
-#include <cstdlib>
-
+#include "fuzz_finding.h"
 #include "packet_invariants.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    std::string why = xi::fuzz::check_packet_bytes(data, size);
-    if (!why.empty()) {
-        std::fprintf(stderr, "packet invariant: %s\n", why.c_str());
-        std::abort(); // libFuzzer saves the input as a crasher
-    }
-    return 0;
+    return xi::fuzz::report_finding("packet invariant", xi::fuzz::check_packet_bytes(data, size));
 }

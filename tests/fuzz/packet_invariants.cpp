@@ -28,15 +28,7 @@ using test::Bytes;
 const std::string &fuzz_config()
 {
     static const std::string c = test::fleet_yaml_head("0x5eed") + test::kEdgeANode +
-                                 R"(  - name: edge-b
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.2
-    mesh_ipv6: fd00:200::2
-  - name: edge-c
-    public_interface: pub0
-    mesh_ipv4: 10.200.0.3
-    mesh_ipv6: fd00:200::3
-)" + test::kApp1DualStackNode +
+                                 test::kEdgeBCNodes + test::kApp1DualStackNode +
                                  R"(  - name: db-1
     mesh_ipv4: 10.202.0.1
     mesh_ipv6: fd00:202::1
@@ -336,10 +328,11 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
     static uint64_t runs[std::size(progs)] = {};
     static const bool said = [] {
         return std::atexit([] {
-            std::fprintf(stderr, "packet fuzz runs: xdp_public %lu, tc public ingress %lu, tc "
-                                 "public egress %lu, mesh ingress %lu, mesh egress %lu\n",
-                         runs[0], runs[1], runs[2], runs[3], runs[4]);
-        }) == 0;
+                   std::fprintf(stderr,
+                                "packet fuzz runs: xdp_public %lu, tc public ingress %lu, tc "
+                                "public egress %lu, mesh ingress %lu, mesh egress %lu\n",
+                                runs[0], runs[1], runs[2], runs[3], runs[4]);
+               }) == 0;
     }();
     (void)said;
     runs[which]++;

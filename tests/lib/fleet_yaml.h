@@ -20,6 +20,17 @@ inline const std::string kEdgeANode = R"(  - name: edge-a
     mesh_ipv6: fd00:200::1
 )";
 
+// edge-a's two dual-stack siblings.
+inline const std::string kEdgeBCNodes = R"(  - name: edge-b
+    public_interface: pub0
+    mesh_ipv4: 10.200.0.2
+    mesh_ipv6: fd00:200::2
+  - name: edge-c
+    public_interface: pub0
+    mesh_ipv4: 10.200.0.3
+    mesh_ipv6: fd00:200::3
+)";
+
 inline const std::string kApp1DualStackNode = R"(  - name: app-1
     mesh_ipv4: 10.201.0.1
     mesh_ipv6: fd00:201::1

@@ -7,11 +7,10 @@
 // read), a GRE packet, and a plain UDP packet of a tracked flow (what every other packet pays:
 // a flag and a port compare).
 #include <bpf/bpf.h>
-#include <algorithm>
 #include <cstdio>
 
 #include "bench.h"
-#include "fleet_yaml.h"
+#include "tunnel_packets.h"
 #include "xi_reasons.h"
 #include "xib_tc.skel.h"
 
@@ -25,49 +24,22 @@ using test::Packet;
 
 constexpr uint32_t kIn = XI_HOOK_TC_MESH_INGRESS;
 
+// tunnel_config (tests/lib/tunnel_packets.h): app-1 and app-2 may run overlays between them.
 std::string overlay_config(const char *inspect)
 {
-    return test::fleet_yaml_head("0x7e57") + test::kEdgeANode + test::kApp1DualStackNode +
-           R"(  - name: app-2
-    mesh_ipv4: 10.201.0.2
-)" + test::kWeb443Vip +
-           R"(identities:
-  edges: [10.200.0.0/24, fd00:200::/64]
-  apps: [10.201.0.0/24, fd00:201::/64]
-rules:
-  - name: overlay
-    from: apps
-    to: apps
-    protocol: any
-    action: allow
-default:
-  ingress: deny
-  egress: allow
-tunnels: {inspect: )" +
-           inspect + "}\n";
+    return test::tunnel_config(std::string("tunnels: {inspect: ") + inspect + "}\n");
 }
 
+// Between app-2 and app-1 (arriving at app-1) an overlay's packets: VXLAN with an Ethernet
+// frame inside, GRE with a key and an IPv4 packet inside, neither bound for a metadata address.
 Bytes vxlan_packet()
 {
-    Bytes inner =
-        Packet().eth().ipv4("10.244.1.5", "10.244.2.9").tcp(5000, 80).ack(1).payload(64).build();
-    Bytes body(8 + inner.size(), 0); // VXLAN: I flag, VNI 256
-    body[0] = 0x08;
-    body[5] = 1;
-    std::copy(inner.begin(), inner.end(), body.begin() + 8);
-    return Packet().eth().ipv4("10.201.0.2", "10.201.0.1").udp(40000, 4789).payload(body).build();
+    return test::over_udp(true, false, 4789, test::vxlan(test::frame4("10.244.2.9")));
 }
 
 Bytes gre_packet()
 {
-    Bytes inner =
-        Packet().ipv4("10.244.1.5", "10.244.2.9").tcp(5000, 80).ack(1).payload(64).build();
-    Bytes body(8 + inner.size(), 0); // GRE: key present, IPv4 inside
-    body[0] = 0x20;
-    body[2] = 0x08;
-    body[7] = 7;
-    std::copy(inner.begin(), inner.end(), body.begin() + 8);
-    return Packet().eth().ipv4("10.201.0.2", "10.201.0.1").ip_proto(47).payload(body).build();
+    return test::over_gre(true, false, test::gre(0x2000, 0x0800, test::inner4("10.244.2.9")));
 }
 
 Bytes plain_packet()
