@@ -1,29 +1,38 @@
 #!/bin/bash
-# Issue #12, end to end on the host: a mesh member that may run VXLAN to another node cannot
-# reach that node's metadata service through a VXLAN tunnel the node terminates, while a local
-# process on the node still can.
+# Issue #12, end to end: a mesh member that may run a tunnel to another node cannot reach that
+# node's metadata service through the tunnel the node terminates, while a local process on the
+# node still can. TUNNEL (first argument): vxlan (default; the host's kernel has it) or gre
+# (the VMs': the host kernel has no ip_gre).
 #
-#   member  wg0 10.201.0.1  vx0 10.99.0.1 --VXLAN (UDP 4789) over wg0--> vx0 10.99.0.2  host
+#   member  wg0 10.201.0.1  tun 10.99.0.1 --VXLAN/GRE over wg0--> tun 10.99.0.2  host
 #   host    wg0 10.201.0.2, a fake metadata service on 169.254.169.254:80 (its lo), and
 #           `xdp-ingress attach` (only the host: a compromised member runs no checks of ours)
-# Fleet: both apps; rule apps -> apps udp 4789 allowed (an ordinary overlay rule); default
-# ingress deny; metadata block on. The member routes 169.254.169.254 into vx0 towards the host,
-# whose kernel decapsulates the frame and delivers the inner packet to its own lo.
+# Fleet: both apps; an ordinary overlay rule allows apps -> apps udp 4789 (VXLAN) or any
+# protocol (GRE: rules name no protocol numbers); default ingress deny; metadata block on. The
+# member routes 169.254.169.254 into the tunnel towards the host, whose kernel decapsulates it
+# and delivers the inner packet to its own lo.
 #
 # Asserted, each with a real TCP connection (answered, or its connect timing out):
-#   1. tunnels: {inspect: off}: the member reaches the host's metadata service through VXLAN
-#      (the control: the path works, only the check stands in the way);
+#   1. tunnels: {inspect: off}: the member reaches the host's metadata service through the
+#      tunnel (the control: the path works, only the check stands in the way);
 #   2. reload to inspect: enforce: the same attempt is dropped at the host's mesh ingress,
-#      counted as vxlan_metadata; plain traffic through the same tunnel still answers; a local
-#      process on the host still reaches 169.254.169.254:80;
+#      counted as vxlan_metadata / gre_metadata; plain traffic through the same tunnel still
+#      answers; a local process on the host still reaches 169.254.169.254:80;
 #   3. reload to inspect: count: answered again, counted as tunnel_metadata_seen.
-# Usage: tunnel_metadata.sh (root; exit 77 = skipped without CAP_BPF/CAP_NET_ADMIN).
+# Usage: tunnel_metadata.sh [vxlan|gre] (root; exit 77 = skipped without CAP_BPF/CAP_NET_ADMIN).
 set -euo pipefail
 XI_BUDGET=${XI_BUDGET:-120}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
+TUNNEL=${1:-vxlan}
+case $TUNNEL in
+vxlan) RULE="    protocol: udp
+    ports: [4789]" ;;
+gre) RULE="    protocol: any" ;;
+*) fail "unknown tunnel '$TUNNEL' (vxlan or gre)" ;;
+esac
 PY=${XI_PY:-/usr/bin/python3}
 TCP=$HERE/policy_tcp.py
 NODES=(member host)
@@ -50,8 +59,7 @@ rules:
   - name: overlay
     from: apps
     to: apps
-    protocol: udp
-    ports: [4789]
+$RULE
     action: allow
 default:
   ingress: deny
@@ -75,13 +83,19 @@ build() {
     wg_peer host member "${UNDER[member]}" "${MESH[member]}/32"
     for n in "${NODES[@]}"; do
         p=$([ "$n" = member ] && echo host || echo member)
-        ip -n "$(ns "$n")" link add vx0 type vxlan id 42 dstport 4789 local "${MESH[$n]}" \
-            remote "${MESH[$p]}" dev wg0
-        ip -n "$(ns "$n")" addr add "${VX[$n]}/24" dev vx0
-        ip -n "$(ns "$n")" link set vx0 mtu 1350 up
+        if [ "$TUNNEL" = vxlan ]; then
+            ip -n "$(ns "$n")" link add tun0 type vxlan id 42 dstport 4789 local "${MESH[$n]}" \
+                remote "${MESH[$p]}" dev wg0
+        else
+            modprobe -q ip_gre 2>/dev/null || true # where request_module cannot autoload it
+            ip -n "$(ns "$n")" link add tun0 type gre local "${MESH[$n]}" remote "${MESH[$p]}" \
+                dev wg0
+        fi
+        ip -n "$(ns "$n")" addr add "${VX[$n]}/24" dev tun0
+        ip -n "$(ns "$n")" link set tun0 mtu 1350 up
     done
     ip -n "$(ns host)" addr add "$META/32" dev lo
-    ip -n "$(ns member)" route add "$META/32" via "${VX[host]}" dev vx0
+    ip -n "$(ns member)" route add "$META/32" via "${VX[host]}" dev tun0
 }
 
 probe() { # probe NODE ADDR PORT TIMEOUT: one TCP attempt, its output
@@ -109,7 +123,7 @@ reload_to() {
 
 main() {
     require_privileges
-    say "topology: member and host over wg0, VXLAN between them over wg0"
+    say "topology: member and host over wg0, $TUNNEL between them over wg0"
     build
     local i
     for i in off enforce count; do write_config "$i"; done
@@ -118,33 +132,33 @@ main() {
     pass "attached the host (the member runs nothing of ours)"
     bg_run srv ip netns exec "$(ns host)" "$PY" "$TCP" serve host "$META:80" "${VX[host]}:8080"
     wait_log srv '^ready' 10
-    for _ in $(seq 50); do # the WireGuard handshake, then VXLAN's first frames
+    for _ in $(seq 50); do # the WireGuard handshake, then the tunnel's first packets
         probe member "${VX[host]}" 8080 1 >/dev/null 2>&1 && break
         sleep 0.2
     done
 
     say "inspect: off (the control): the tunnel carries the metadata request"
-    expect_answered member "$META" 80 "member -> $META:80 through VXLAN, unchecked"
+    expect_answered member "$META" 80 "member -> $META:80 through $TUNNEL, unchecked"
 
     say "inspect: enforce: dropped at the host's mesh ingress"
     reload_to enforce
     local before after
-    before=$(counter "$INST" mesh/tc/ingress vxlan_metadata)
-    expect_dropped member "$META" 80 "member -> $META:80 through VXLAN"
-    after=$(counter "$INST" mesh/tc/ingress vxlan_metadata)
-    ((after > before)) || fail "vxlan_metadata did not move ($before -> $after)"
-    pass "vxlan_metadata counted at the host's mesh ingress: $before -> $after"
+    before=$(counter "$INST" mesh/tc/ingress "${TUNNEL}_metadata")
+    expect_dropped member "$META" 80 "member -> $META:80 through $TUNNEL"
+    after=$(counter "$INST" mesh/tc/ingress "${TUNNEL}_metadata")
+    ((after > before)) || fail "${TUNNEL}_metadata did not move ($before -> $after)"
+    pass "${TUNNEL}_metadata counted at the host's mesh ingress: $before -> $after"
     expect_answered member "${VX[host]}" 8080 "member -> host:8080 through the same tunnel"
     expect_answered host "$META" 80 "a local process on the host -> $META:80"
 
     say "inspect: count: passed, and counted"
     reload_to count
     before=$(counter "$INST" mesh/tc/ingress tunnel_metadata_seen)
-    expect_answered member "$META" 80 "member -> $META:80 through VXLAN, counted only"
+    expect_answered member "$META" 80 "member -> $META:80 through $TUNNEL, counted only"
     after=$(counter "$INST" mesh/tc/ingress tunnel_metadata_seen)
     ((after > before)) || fail "tunnel_metadata_seen did not move ($before -> $after)"
     pass "tunnel_metadata_seen counted: $before -> $after"
-    say "PASS tunnel_metadata"
+    say "PASS tunnel_metadata $TUNNEL"
 }
 
 main "$@"
