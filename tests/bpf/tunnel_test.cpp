@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "datapath_fixture.h"
 #include "mesh_hook_test.h"
+#include "metadata.h"
 #include "event_budget.h"
 #include "events.h"
 #include "packet.h"
@@ -68,6 +69,33 @@ TEST_F(Tunnels, MetadataInEveryAddressFormIsCaughtInside)
                             "fe80::a9fe:a9fe", "::ffff:169.254.169.254"})
         EXPECT_EQ(in(over_gre(true, false, gre(0, 0x86dd, inner6(dst)))), XI_R_DROP_GRE_METADATA)
             << dst;
+}
+
+// Plain packets, no tunnel: every built-in endpoint and the IPv6 spellings of the IPv4 ones
+// (written out here, not computed) are denied as destination on both hooks, and as source.
+TEST_F(Tunnels, EveryEndpointInEveryFormIsDeniedOnBothHooks)
+{
+    fx_->publish(tunnel_config("nat64_prefixes: [2001:db8:64::/96]\n"), "app-1");
+    std::vector<std::string> addrs = metadata_addresses();
+    for (const char *form : {"::ffff:169.254.169.254", "::169.254.169.254", "64:ff9b::a9fe:a9fe",
+                             "2001:db8:64::a9fe:a9fe", "64:ff9b::a83f:8110", "::169.254.170.23",
+                             "64:ff9b::6464:64c8"}) // 100.100.100.200
+        addrs.emplace_back(form);
+    for (const auto &a : addrs) {
+        SCOPED_TRACE(a);
+        bool v6 = a.find(':') != std::string::npos;
+        auto to = [&](bool in) {
+            Packet p = Packet().eth();
+            v6 ? p.ipv6(in ? "fd00:201::2" : "fd00:201::1", a)
+               : p.ipv4(in ? "10.201.0.2" : "10.201.0.1", a);
+            return p.udp(40000, 80).payload(8).build();
+        };
+        EXPECT_EQ(in(to(true)), XI_R_DROP_METADATA);
+        EXPECT_EQ(out(to(false)), XI_R_DROP_METADATA);
+        Packet from = Packet().eth();
+        v6 ? from.ipv6(a, "fd00:201::1") : from.ipv4(a, "10.201.0.1");
+        EXPECT_EQ(in(from.udp(80, 40000).payload(8).build()), XI_R_DROP_METADATA);
+    }
 }
 
 TEST_F(Tunnels, VxlanOnItsPortsToAMetadataAddressIsDropped)
