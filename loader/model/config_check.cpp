@@ -243,14 +243,14 @@ struct Checker {
     void metadata()
     {
         std::vector<std::pair<Prefix, Pos>> meta;
-        for (const auto &p : metadata_prefixes(c)) // built-ins first, as in metadata_extra
-            meta.emplace_back(p, Pos{});
-        for (size_t i = 0; i < c.metadata_extra.size(); i++)
-            meta[meta.size() - c.metadata_extra.size() + i].second = c.metadata_extra[i].pos;
+        const auto &builtin = builtin_metadata_prefixes();
+        for (const auto &p : builtin)
+            if (!metadata_excluded(c, p))
+                meta.emplace_back(p, Pos{});
+        for (const auto &p : c.metadata_extra)
+            meta.emplace_back(p.prefix, p.pos);
         for (const auto &x : c.metadata_exclude)
-            if (std::find(metadata_addresses().begin(), metadata_addresses().end(),
-                          x.prefix.addr.str()) == metadata_addresses().end() ||
-                x.prefix.len != (x.prefix.addr.v4 ? 32 : 128))
+            if (std::find(builtin.begin(), builtin.end(), x.prefix) == builtin.end())
                 error(x.pos, "metadata_exclude: " + x.prefix.str() +
                                  " is not a built-in metadata address (docs/policy.md lists them)");
         for (const auto &p : c.nat64_prefixes)

@@ -43,16 +43,30 @@ std::string nat64_prefix_problem(const Prefix &p)
     return "";
 }
 
+const std::vector<Prefix> &builtin_metadata_prefixes()
+{
+    static const std::vector<Prefix> prefixes = [] {
+        std::vector<Prefix> v;
+        std::string err;
+        for (const auto &a : metadata_addresses())
+            v.push_back(*Prefix::parse(a, &err));
+        return v;
+    }();
+    return prefixes;
+}
+
+bool metadata_excluded(const Config &c, const Prefix &builtin)
+{
+    return std::any_of(c.metadata_exclude.begin(), c.metadata_exclude.end(),
+                       [&](const PrefixCfg &x) { return x.prefix == builtin; });
+}
+
 std::vector<Prefix> metadata_prefixes(const Config &c)
 {
     std::vector<Prefix> out;
-    for (const auto &s : metadata_addresses()) {
-        std::string err;
-        auto p = *Prefix::parse(s, &err);
-        if (std::none_of(c.metadata_exclude.begin(), c.metadata_exclude.end(),
-                         [&](const PrefixCfg &x) { return x.prefix == p; }))
+    for (const auto &p : builtin_metadata_prefixes())
+        if (!metadata_excluded(c, p))
             out.push_back(p);
-    }
     for (const auto &p : c.metadata_extra)
         out.push_back(p.prefix);
     return out;

@@ -18,8 +18,11 @@ struct MetadataEndpoint {
 
 // Built in, denied unless the config's metadata_exclude names the address.
 const std::vector<MetadataEndpoint> &metadata_endpoints();
-// Their addresses, in the order above.
+// Their addresses, in the order above, as text and as host prefixes.
 const std::vector<std::string> &metadata_addresses();
+const std::vector<Prefix> &builtin_metadata_prefixes();
+// Whether the config's metadata_exclude names this built-in prefix.
+bool metadata_excluded(const Config &c, const Prefix &builtin);
 
 // RFC 6052's well-known NAT64 prefix, always translated; configs add their own.
 constexpr const char *kNat64WellKnown = "64:ff9b::/96";

@@ -85,7 +85,7 @@ RunResult DatapathFixture::run_xdp(const Bytes &pkt)
                 .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog_fd(Prog::XdpPublic), &opts);
     if (err)
-        throw std::runtime_error("XDP test_run failed: " + std::to_string(err));
+        throw TestRunError("XDP test_run failed: " + std::to_string(err), -err);
     // data_out starts at data_meta; ctx_out.data is the metadata length.
     out.resize(opts.data_size_out);
     r.retval = opts.retval;
@@ -107,8 +107,8 @@ RunResult DatapathFixture::run_tc(Prog p, const Bytes &pkt, uint32_t gso_size)
                 .ctx_size_in = sizeof(ctx), .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog_fd(p), &opts);
     if (err)
-        throw std::runtime_error("TC test_run of " + dp_->prog_name(p) +
-                                 " failed: " + std::to_string(err));
+        throw TestRunError(
+            "TC test_run of " + dp_->prog_name(p) + " failed: " + std::to_string(err), -err);
     out.resize(opts.data_size_out);
     r.retval = opts.retval;
     r.out = std::move(out);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,13 @@ struct RunResult {
     int retval = -1;
     Bytes out;  // the packet after the program (XDP: without the metadata area)
     Bytes meta; // XDP metadata area in front of the packet (XDP only)
+};
+
+// BPF_PROG_TEST_RUN itself failed (the syscall, not the program's verdict): errno in err.
+// EINVAL is the kernel refusing the input before any program ran.
+struct TestRunError : std::runtime_error {
+    int err;
+    TestRunError(const std::string &what, int e) : std::runtime_error(what), err(e) {}
 };
 
 // (hook, reason) -> packets (kernel/counters.h): subtract two snapshots, describe() the delta.
