@@ -47,6 +47,8 @@
       "tunnel whose inner packet is bound for a metadata address: counted, not dropped (count)")   \
     X(26, PASS_VLAN_DEPTH, "pass_vlan_depth",                                                      \
       "more VLAN tags than a mesh hook inspects: passed unchecked (unparsed: pass)")               \
+    X(27, GUARD_METADATA_SEEN, "guard_metadata_seen",                                              \
+      "came in through the mesh, now bound for a metadata address: counted, passed (guard count)") \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \
     X(65, DROP_BAD_HEADER, "bad_header", "malformed header (IHL, version, length, TCP offset)")    \
     X(66, DROP_EXTHDR, "ipv6_exthdr", "IPv6 extension header chain too long or not allowed")       \
@@ -76,7 +78,9 @@
     X(84, DROP_IPIP_METADATA, "ipip_metadata",                                                     \
       "IP in IP (IPIP, IP6IP6, 6in4, 4in6) whose inner packet is bound for a metadata address")    \
     X(85, DROP_VLAN_DEPTH, "vlan_depth",                                                           \
-      "more VLAN tags than a mesh hook inspects (unparsed: drop)")
+      "more VLAN tags than a mesh hook inspects (unparsed: drop)")                                 \
+    X(86, DROP_MESH_TO_METADATA, "mesh_to_metadata",                                               \
+      "came in through the mesh (marked), bound for a metadata address after decapsulation")
 
 /*
  * Retired: 8 (unmarked) and 21 (local_fallback) are counted by no program of this release. They
@@ -97,7 +101,9 @@ enum xi_reason {
     X(1, TC_PUBLIC_INGRESS, "tc", "public", "ingress")                                             \
     X(2, TC_PUBLIC_EGRESS, "tc", "public", "egress")                                               \
     X(3, TC_MESH_INGRESS, "tc", "mesh", "ingress")                                                 \
-    X(4, TC_MESH_EGRESS, "tc", "mesh", "egress")
+    X(4, TC_MESH_EGRESS, "tc", "mesh", "egress")                                                   \
+    X(5, TC_GUARD_INGRESS, "tc", "guard", "ingress")                                               \
+    X(6, TC_GUARD_EGRESS, "tc", "guard", "egress")
 
 enum xi_hook {
 #define XI_HOOK_ENUM(num, name, kind, side, dir) XI_HOOK_##name = num,
@@ -105,8 +111,8 @@ enum xi_hook {
 #undef XI_HOOK_ENUM
 };
 
-XI_STATIC_ASSERT(XI_R_DROP_VLAN_DEPTH < XI_REASON_SLOTS, "reason numbers fit the counter array");
-XI_STATIC_ASSERT(XI_HOOK_TC_MESH_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
+XI_STATIC_ASSERT(XI_R_DROP_MESH_TO_METADATA < XI_REASON_SLOTS, "reason numbers fit the counter array");
+XI_STATIC_ASSERT(XI_HOOK_TC_GUARD_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
 
 /* Per-node counters (xi_node_stats at [node_slot * XI_NODE_CTR_SLOTS + counter]). */
 enum xi_node_ctr {

@@ -69,6 +69,7 @@ XI_SIZE_ASSERT(struct xi_active, 16);
     0x0040 /* look into tunnels for metadata destinations (bpf/lib/tunnel.h) */
 #define XI_CFG_TUNNEL_COUNT 0x0080  /* ... and count what is found instead of dropping it */
 #define XI_CFG_UNPARSED_PASS 0x0100 /* pass IP a mesh hook cannot parse (VLAN/IPv6 chain depth) */
+#define XI_CFG_GUARD_COUNT 0x0200   /* metadata guard: count marked metadata-bound packets, pass */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {
@@ -96,7 +97,10 @@ struct xi_gen_config {
      * before tunnel inspection kept reserved (zero), so the value keeps its size. */
     __be16 vxlan_ports[XI_TUNNEL_PORTS];
     __be16 geneve_ports[XI_TUNNEL_PORTS];
-    __u64 reserved[1];
+    /* skb mark bits mesh ingress sets on what it passes, for the metadata guard on every other
+     * interface (bpf/lib/guard.h); 0: the guard is off. Reserved (zero) before the guard. */
+    __u32 guard_mark;
+    __u32 reserved;
 };
 XI_SIZE_ASSERT(struct xi_gen_config, 96);
 XI_OFFSET_ASSERT(struct xi_gen_config, table_size, 16);
@@ -105,7 +109,7 @@ XI_OFFSET_ASSERT(struct xi_gen_config, ct_tcp_established_s, 40);
 XI_OFFSET_ASSERT(struct xi_gen_config, vip_salt, 64);
 XI_OFFSET_ASSERT(struct xi_gen_config, vxlan_ports, 72);
 XI_OFFSET_ASSERT(struct xi_gen_config, geneve_ports, 80);
-XI_OFFSET_ASSERT(struct xi_gen_config, reserved, 88);
+XI_OFFSET_ASSERT(struct xi_gen_config, guard_mark, 88);
 
 #define XI_NODE_F_VALID 0x01
 #define XI_NODE_F_HAS4 0x02

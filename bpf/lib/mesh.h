@@ -13,10 +13,13 @@
 #include "mss.h"
 #include "policy.h"
 #include "gen.h"
+#include "guard.h"
 #include "parse.h"
+#include "pull.h"
 #include "stats.h"
 #include "steer.h"
 #include "tunnel.h"
+#include "unparsed.h"
 
 static __always_inline int xi_mesh_verdict(__u32 hook, int action, __u32 reason)
 {
@@ -29,43 +32,6 @@ static __always_inline int xi_mesh_deny(__u32 hook, __u32 reason, const struct x
                                         __u16 node, __u8 flags)
 {
     xi_event(XI_EV_BUCKET_DENY, hook, reason, p, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff, node, flags);
-    return xi_mesh_verdict(hook, TC_ACT_SHOT, reason);
-}
-
-/* Parse the packet in skb; l2: whether it starts with an Ethernet header. */
-static __always_inline int xi_mesh_parse(struct __sk_buff *skb, int l2, struct xi_pkt *p)
-{
-    void *data, *end;
-    __u32 l3_off = 0;
-    __be16 proto = skb->protocol;
-    int r;
-
-    xi_pull_headers(skb);
-    data = (void *)(long)skb->data;
-    end = (void *)(long)skb->data_end;
-    if (l2) {
-        r = xi_parse_eth(data, end, &l3_off, &proto);
-        if (r)
-            return r;
-        /* Still a tag after as many as the walk takes: what it carries may well be IP. */
-        if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
-            return XI_R_DROP_VLAN_DEPTH;
-    }
-    return xi_parse_l3(data, end, l3_off, proto, p);
-}
-
-/*
- * IP the hook cannot look into: more VLAN tags or a longer IPv6 extension chain than it walks.
- * One rule for both (config `unparsed`): dropped by default, counted either way. Never ARP or
- * other non-IP traffic, which passes as pass_not_ip.
- */
-static __always_inline int xi_mesh_unparsed(__u32 hook, __u32 reason)
-{
-    struct xi_gen g;
-
-    if (xi_gen_current(&g) && (g.cfg->flags & XI_CFG_UNPARSED_PASS))
-        return xi_mesh_verdict(
-            hook, XI_TC_NEXT, reason == XI_R_DROP_EXTHDR ? XI_R_PASS_EXTHDR : XI_R_PASS_VLAN_DEPTH);
     return xi_mesh_verdict(hook, TC_ACT_SHOT, reason);
 }
 
@@ -108,7 +74,7 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
         xi_decap(skb, outer))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_DECAP_FAILED);
 
-    r = xi_mesh_parse(skb, l2, &inner);
+    r = xi_skb_parse(skb, l2, &inner);
     if (r == XI_R_PASS_NOT_IP || (!r && inner.family != outer->family))
         r = XI_R_DROP_DECAP_FAILED;
     if (r)
@@ -160,18 +126,18 @@ static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi
     return xi_mesh_verdict(hook, XI_TC_NEXT, v.reason);
 }
 
-static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
+static __always_inline int xi_mesh_ingress_verdict(struct __sk_buff *skb, int l2)
 {
     const __u32 hook = XI_HOOK_TC_MESH_INGRESS;
     struct xi_pkt p = {};
     struct xi_gen g;
     int r;
 
-    r = xi_mesh_parse(skb, l2, &p);
+    r = xi_skb_parse(skb, l2, &p);
     if (r == XI_R_PASS_NOT_IP)
         return xi_mesh_verdict(hook, XI_TC_NEXT, r);
     if (r == XI_R_DROP_VLAN_DEPTH || r == XI_R_DROP_EXTHDR)
-        return xi_mesh_unparsed(hook, r);
+        return xi_unparsed(hook, r);
     if (r)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     if (!xi_gen_current(&g))
@@ -181,6 +147,17 @@ static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
     return xi_mesh_policy(skb, &g, &p, hook, 1);
 }
 
+/* What passes is marked, so the metadata guard on every other interface knows where it came from
+ * however it is decapsulated later. */
+static __always_inline int xi_mesh_ingress(struct __sk_buff *skb, int l2)
+{
+    int action = xi_mesh_ingress_verdict(skb, l2);
+
+    if (action != TC_ACT_SHOT)
+        xi_guard_mark(skb);
+    return action;
+}
+
 static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
 {
     const __u32 hook = XI_HOOK_TC_MESH_EGRESS;
@@ -188,11 +165,11 @@ static __always_inline int xi_mesh_egress(struct __sk_buff *skb, int l2)
     struct xi_gen g;
     int r;
 
-    r = xi_mesh_parse(skb, l2, &p);
+    r = xi_skb_parse(skb, l2, &p);
     if (r == XI_R_PASS_NOT_IP)
         return xi_mesh_verdict(hook, XI_TC_NEXT, r);
     if (r == XI_R_DROP_VLAN_DEPTH || r == XI_R_DROP_EXTHDR)
-        return xi_mesh_unparsed(hook, r);
+        return xi_unparsed(hook, r);
     if (r)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, r);
     if (!xi_gen_current(&g))

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Headers into the skb's linear area, where direct packet access can parse them: every TC
- * program that parses (public ingress and egress, mesh ingress and egress) pulls first.
+ * program that parses (public ingress and egress, mesh ingress and egress, the metadata guard)
+ * pulls first.
  */
 #ifndef XI_BPF_PULL_H
 #define XI_BPF_PULL_H
@@ -33,6 +34,31 @@ static __always_inline int xi_pull_more(struct __sk_buff *skb)
     __u32 want = skb->len < XI_PULL_MAX_LEN ? skb->len : XI_PULL_MAX_LEN;
 
     return linear < want && !bpf_skb_pull_data(skb, want);
+}
+
+/*
+ * Parse the packet in skb; l2: whether it starts with an Ethernet header (else the data starts
+ * at the IP header: TUN, kernel WireGuard, IP tunnel devices).
+ */
+static __always_inline int xi_skb_parse(struct __sk_buff *skb, int l2, struct xi_pkt *p)
+{
+    void *data, *end;
+    __u32 l3_off = 0;
+    __be16 proto = skb->protocol;
+    int r;
+
+    xi_pull_headers(skb);
+    data = (void *)(long)skb->data;
+    end = (void *)(long)skb->data_end;
+    if (l2) {
+        r = xi_parse_eth(data, end, &l3_off, &proto);
+        if (r)
+            return r;
+        /* Still a tag after as many as the walk takes: what it carries may well be IP. */
+        if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+            return XI_R_DROP_VLAN_DEPTH;
+    }
+    return xi_parse_l3(data, end, l3_off, proto, p);
 }
 
 #endif /* XI_BPF_PULL_H */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "guard_attach.h"
 #include "handoff.h"
 #include "counters.h"
 #include "health.h"
@@ -119,12 +120,13 @@ void add_health(Families &out, const Paths &paths, const std::string &instance, 
 std::map<uint32_t, std::string> add_attachments(Families &out, const std::string &dir,
                                                 const Label &inst, const InstanceState &st)
 {
-    // Which interface each hook is attached to (one interface per hook and instance).
+    // Which interface each hook is attached to (one interface per hook and instance; the
+    // metadata guard counts for all the interfaces it is on at once: "all").
     std::map<uint32_t, std::string> hook_if;
     auto attached = family("xdp_ingress_attached", MetricType::Gauge);
     auto handoff = family("xdp_ingress_handoff_info", MetricType::Gauge);
     for (const auto &a : st.attachments) {
-        hook_if[a.hook] = a.ifname;
+        hook_if[a.hook] = is_guard_hook(a.hook) ? "all" : a.ifname;
         if (a.hook == XI_HOOK_TC_PUBLIC_INGRESS && a.handoff != XI_HANDOFF_NONE)
             handoff.metric.push_back(
                 metric({inst, {"interface", a.ifname}, {"mode", handoff_name(a.handoff)}}, 1,

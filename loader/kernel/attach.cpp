@@ -75,6 +75,24 @@ uint32_t prog_id_of(int prog_fd)
     return info.id;
 }
 
+bool hook_is_ingress(uint8_t hook)
+{
+    return hook == XI_HOOK_TC_PUBLIC_INGRESS || hook == XI_HOOK_TC_MESH_INGRESS ||
+           hook == XI_HOOK_TC_GUARD_INGRESS;
+}
+
+std::vector<std::string> interface_names()
+{
+    std::vector<std::string> out;
+    struct if_nameindex *all = if_nameindex();
+    if (!all)
+        throw Error("cannot list the interfaces of this network namespace", errno);
+    for (auto *i = all; i->if_index; i++)
+        out.emplace_back(i->if_name);
+    if_freenameindex(all);
+    return out;
+}
+
 uint32_t interface_index(const std::string &ifname)
 {
     return if_nametoindex(ifname.c_str());
@@ -170,7 +188,8 @@ Attachment attach_tc(const AttachSpec &s, bool ingress, std::string *note)
     int fd = bpf_link_create(s.prog_fd, s.ifindex, type, nullptr);
     if (fd >= 0) {
         a.method = AttachMethod::Tcx;
-        a.pin_name = link_pin_name(std::string("tcx_") + dir, s.ifname);
+        bool guard = s.hook == XI_HOOK_TC_GUARD_INGRESS || s.hook == XI_HOOK_TC_GUARD_EGRESS;
+        a.pin_name = link_pin_name(std::string(guard ? "tcx_guard_" : "tcx_") + dir, s.ifname);
         if (int err = pin_link(fd, s.pin_dir + "/" + a.pin_name))
             throw Error("cannot pin the tcx link of " + s.ifname, err);
         return a;
@@ -215,7 +234,7 @@ void detach(const std::string &pin_dir, const Attachment &a)
             throw Error("cannot remove " + path, errno);
         return;
     }
-    bool ingress = a.hook == XI_HOOK_TC_PUBLIC_INGRESS || a.hook == XI_HOOK_TC_MESH_INGRESS;
+    bool ingress = hook_is_ingress(a.hook);
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(a.ifindex),
                 .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
     LIBBPF_OPTS(bpf_tc_opts, opts, .handle = a.tc_handle, .priority = a.tc_priority);
@@ -237,7 +256,7 @@ void replace_program(const std::string &pin_dir, Attachment &a, int new_prog_fd)
         if (rc != 0)
             throw Error("cannot replace the program of " + a.pin_name, err);
     } else {
-        bool ingress = a.hook == XI_HOOK_TC_PUBLIC_INGRESS || a.hook == XI_HOOK_TC_MESH_INGRESS;
+        bool ingress = hook_is_ingress(a.hook);
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(a.ifindex),
                     .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
         LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = new_prog_fd, .flags = BPF_TC_F_REPLACE,
@@ -253,7 +272,7 @@ bool clsact_attached(const Attachment &a)
 {
     char name[IF_NAMESIZE] = {};
     if (if_indextoname(a.ifindex, name) && a.ifname == name) {
-        bool ingress = a.hook == XI_HOOK_TC_PUBLIC_INGRESS || a.hook == XI_HOOK_TC_MESH_INGRESS;
+        bool ingress = hook_is_ingress(a.hook);
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(a.ifindex),
                     .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
         LIBBPF_OPTS(bpf_tc_opts, opts, .handle = a.tc_handle, .priority = a.tc_priority);

@@ -1,11 +1,13 @@
 // Attaching programs to interfaces, and taking them off again.
 //   XDP: a bpf_link (native, or generic as fallback), pinned as link_xdp_<ifname>.
-//   TC:  tcx bpf_link (kernel >= 6.6), pinned as link_tcx_<dir>_<ifname>; clsact filter
+//   TC:  tcx bpf_link (kernel >= 6.6), pinned as link_tcx_<dir>_<ifname> (the metadata guard's
+//        as link_tcx_guard_<dir>_<ifname>); clsact filter
 //        otherwise (6.1), recorded by handle/priority in the instance state.
 // Pinned links keep the programs attached when the loader exits or dies.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "state.h"
 
@@ -39,6 +41,10 @@ void replace_program(const std::string &pin_dir, Attachment &a, int new_prog_fd)
 bool clsact_attached(const Attachment &a);
 
 uint32_t prog_id_of(int prog_fd);
+// Whether a hook (enum xi_hook) is a TC ingress hook.
+bool hook_is_ingress(uint8_t hook);
+// Every interface of this network namespace, by name.
+std::vector<std::string> interface_names();
 // Whether the interface has an Ethernet header (ARPHRD_ETHER) - selects the L2/L3 entries.
 bool interface_is_ethernet(const std::string &ifname);
 uint32_t interface_index(const std::string &ifname); // 0 if missing

@@ -9,6 +9,8 @@
 #include "libbpf_log.h"
 #include "tc_mesh_egress.skel.h"
 #include "tc_mesh_ingress.skel.h"
+#include "tc_guard_egress.skel.h"
+#include "tc_guard_ingress.skel.h"
 #include "tc_public_egress.skel.h"
 #include "tc_public_ingress.skel.h"
 #include "xdp_public.skel.h"
@@ -105,6 +107,8 @@ struct Datapath::Objects {
     SkelPtr<tc_public_egress, tc_public_egress__destroy> pub_out;
     SkelPtr<tc_mesh_ingress, tc_mesh_ingress__destroy> mesh_in;
     SkelPtr<tc_mesh_egress, tc_mesh_egress__destroy> mesh_out;
+    SkelPtr<tc_guard_ingress, tc_guard_ingress__destroy> guard_in;
+    SkelPtr<tc_guard_egress, tc_guard_egress__destroy> guard_out;
     bool l2 = false;
 };
 
@@ -133,6 +137,10 @@ Datapath::Datapath(const LoadOptions &opts) : o_(std::make_unique<Objects>())
     bpf_program__set_autoload(o_->mesh_out->progs.xi_mesh_out_l2, opts.mesh_l2);
     bpf_program__set_autoload(o_->mesh_out->progs.xi_mesh_out_l3, !opts.mesh_l2);
     load_skel("tc_mesh_egress", o_->mesh_out.get(), tc_mesh_egress__load, dir);
+    o_->guard_in.reset(open_skel("tc_guard_ingress", tc_guard_ingress__open_opts));
+    load_skel("tc_guard_ingress", o_->guard_in.get(), tc_guard_ingress__load, dir);
+    o_->guard_out.reset(open_skel("tc_guard_egress", tc_guard_egress__open_opts));
+    load_skel("tc_guard_egress", o_->guard_out.get(), tc_guard_egress__load, dir);
 }
 
 Datapath::~Datapath() = default;
@@ -156,6 +164,14 @@ int Datapath::prog_fd(Prog p) const
             return -1;
         return bpf_program__fd(o_->l2 ? o_->mesh_out->progs.xi_mesh_out_l2
                                       : o_->mesh_out->progs.xi_mesh_out_l3);
+    case Prog::GuardIngressL2:
+        return o_->guard_in ? bpf_program__fd(o_->guard_in->progs.xi_guard_in_l2) : -1;
+    case Prog::GuardIngressL3:
+        return o_->guard_in ? bpf_program__fd(o_->guard_in->progs.xi_guard_in_l3) : -1;
+    case Prog::GuardEgressL2:
+        return o_->guard_out ? bpf_program__fd(o_->guard_out->progs.xi_guard_out_l2) : -1;
+    case Prog::GuardEgressL3:
+        return o_->guard_out ? bpf_program__fd(o_->guard_out->progs.xi_guard_out_l3) : -1;
     }
     return -1;
 }
@@ -173,8 +189,23 @@ std::string Datapath::prog_name(Prog p) const
         return o_->l2 ? "xi_mesh_in_l2" : "xi_mesh_in_l3";
     case Prog::MeshEgress:
         return o_->l2 ? "xi_mesh_out_l2" : "xi_mesh_out_l3";
+    case Prog::GuardIngressL2:
+        return "xi_guard_in_l2";
+    case Prog::GuardIngressL3:
+        return "xi_guard_in_l3";
+    case Prog::GuardEgressL2:
+        return "xi_guard_out_l2";
+    case Prog::GuardEgressL3:
+        return "xi_guard_out_l3";
     }
     return "";
+}
+
+Prog guard_prog(bool ingress, bool l2)
+{
+    if (ingress)
+        return l2 ? Prog::GuardIngressL2 : Prog::GuardIngressL3;
+    return l2 ? Prog::GuardEgressL2 : Prog::GuardEgressL3;
 }
 
 int Datapath::map_fd(const std::string &name) const

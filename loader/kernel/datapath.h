@@ -12,7 +12,21 @@
 namespace xi
 {
 
-enum class Prog { XdpPublic, TcPublicIngress, TcPublicEgress, MeshIngress, MeshEgress };
+enum class Prog {
+    XdpPublic,
+    TcPublicIngress,
+    TcPublicEgress,
+    MeshIngress,
+    MeshEgress,
+    // The metadata guard (bpf/lib/guard.h), loaded with the mesh objects: both entries, as the
+    // interfaces it goes on have an Ethernet header or not.
+    GuardIngressL2,
+    GuardIngressL3,
+    GuardEgressL2,
+    GuardEgressL3,
+};
+// The guard program for one hook (XI_HOOK_TC_GUARD_*) on an interface with or without Ethernet.
+Prog guard_prog(bool ingress, bool l2);
 
 struct LoadOptions {
     std::string pin_dir;

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "event_budget.h"
 #include "generation.h"
+#include "guard_attach.h"
 #include "teardown.h"
 #include "publish.h"
 #include "sysctl.h"
@@ -45,6 +46,7 @@ struct Resolved {
     const NodeCfg *self = nullptr;
     uint32_t mesh_ifindex = 0, public_ifindex = 0;
     bool mesh_l2 = false;
+    GuardTargets guard;
 };
 
 Resolved resolve(const AttachOptions &o)
@@ -52,7 +54,7 @@ Resolved resolve(const AttachOptions &o)
     auto res = load_config(o.config_path);
     if (!res.errors.empty())
         throw ConfigErrors(res.errors);
-    Resolved r{std::move(*res.config)};
+    Resolved r{std::move(*res.config), nullptr, 0, 0, false, {}};
     r.self = r.config.find_node(o.node);
     if (!r.self) {
         // A config error like the others (file:line:col, JSON errors list): the node list is
@@ -76,6 +78,7 @@ Resolved resolve(const AttachOptions &o)
     if (r.self->is_edge())
         r.public_ifindex = need_if(r.self->public_if, "public_interface");
     r.mesh_l2 = interface_is_ethernet(r.self->mesh_if);
+    r.guard = guard_targets(r.config, r.self->mesh_if); // before anything changes
     return r;
 }
 
@@ -148,8 +151,11 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
         case XI_HOOK_TC_MESH_INGRESS:
             p = Prog::MeshIngress;
             break;
-        default:
+        case XI_HOOK_TC_MESH_EGRESS:
             p = Prog::MeshEgress;
+            break;
+        default:
+            p = guard_prog_of(a);
             break;
         }
         replace_program(dir, a, dp.prog_fd(p));
@@ -165,6 +171,17 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
                             hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) + ")");
     }
     save_state(dir, st);
+    // Interfaces that appeared since, or all of them when the release replaced had no guard.
+    std::string note;
+    auto guarded = attach_guard(
+        dp, dir, r.guard, st.attachments,
+        [&](Attachment a) {
+            st.attachments.push_back(std::move(a));
+            save_state(dir, st);
+        },
+        &note);
+    if (!guarded.empty())
+        rep.notes.push_back("added the " + describe_guard(guarded, r.guard));
     rep.state = st;
     return rep;
 }
@@ -210,6 +227,8 @@ void attach_hooks(Datapath &dp, const LoadOptions &lo, const Resolved &r, const 
                   true, &note));
     add(attach_tc(spec(r.self->mesh_if, r.mesh_ifindex, XI_HOOK_TC_MESH_EGRESS, Prog::MeshEgress),
                   false, &note));
+    rep.notes.push_back(
+        describe_guard(attach_guard(dp, dir, r.guard, st.attachments, add, &note), r.guard));
     if (r.self->is_edge()) {
         add(attach_tc(spec(r.self->public_if, r.public_ifindex, XI_HOOK_TC_PUBLIC_EGRESS,
                            Prog::TcPublicEgress),
@@ -314,6 +333,8 @@ ReloadReport reload_instance(const ReloadOptions &o)
                          0, "a reload cannot rename the node: detach and attach instead"));
     // Programs stay where they are: a config that moves them needs detach + attach.
     for (const auto &a : st->attachments) {
+        if (is_guard_hook(a.hook))
+            continue; // follows the interfaces there are, not the config's mesh and public ones
         bool mesh = a.hook == XI_HOOK_TC_MESH_INGRESS || a.hook == XI_HOOK_TC_MESH_EGRESS;
         const std::string &want = mesh ? self->mesh_if : self->public_if;
         if (a.ifname != want)

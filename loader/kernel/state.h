@@ -63,7 +63,8 @@ struct InstanceState {
     std::vector<Attachment> attachments;
 };
 
-constexpr size_t kMaxAttachments = 8;
+// Five hooks of our own plus the metadata guard's two on each of up to 32 interfaces, with room.
+constexpr size_t kMaxAttachments = 72;
 
 const char *attach_method_name(AttachMethod m); // "xdp", "tcx", "clsact"
 const char *xdp_mode_name(XdpMode m);           // "native", "generic", "" (none)

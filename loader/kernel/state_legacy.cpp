@@ -68,7 +68,7 @@ std::optional<InstanceState> decode_legacy_state(const LegacyState &raw, const s
     s.reloads_failed = raw.reloads_failed;
     s.last_failure_at = raw.last_failure_at;
     s.last_error = text(raw.last_error);
-    for (uint32_t i = 0; i < raw.n_attach && i < kMaxAttachments; i++)
+    for (uint32_t i = 0; i < raw.n_attach && i < kLegacyMaxAttachments; i++)
         s.attachments.push_back(decode_attachment(raw.attach[i]));
     return s;
 }

@@ -12,6 +12,8 @@
 namespace xi
 {
 
+constexpr size_t kLegacyMaxAttachments = 8; // the release's record holds eight
+
 struct LegacyAttachment {
     char ifname[16];
     char prog_name[16];
@@ -52,7 +54,7 @@ struct LegacyState {
     char last_error[512];
     uint32_t n_attach;
     uint32_t pad;
-    LegacyAttachment attach[kMaxAttachments];
+    LegacyAttachment attach[kLegacyMaxAttachments];
 };
 static_assert(sizeof(LegacyState) == 3496, "the layout releases wrote: never change it");
 

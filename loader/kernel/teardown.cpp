@@ -48,6 +48,7 @@ const char *hook_label(uint8_t hook)
         return "xdp";
     case XI_HOOK_TC_PUBLIC_INGRESS:
     case XI_HOOK_TC_MESH_INGRESS:
+    case XI_HOOK_TC_GUARD_INGRESS:
         return "tc ingress";
     default:
         return "tc egress";

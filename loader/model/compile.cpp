@@ -130,9 +130,11 @@ void fill_gen_config(const Config &c, const CompileInput &in, const NodeCfg &sel
                 (c.default_egress_allow ? XI_CFG_EGRESS_ALLOW : 0) |
                 (self.is_edge() ? XI_CFG_SELF_EDGE : 0) | XI_CFG_POLICY |
                 (c.clamp_mesh ? XI_CFG_CLAMP_MESH : 0) |
-                (c.tunnel_inspect != Config::TunnelInspect::Off ? XI_CFG_TUNNEL_INSPECT : 0) |
-                (c.tunnel_inspect == Config::TunnelInspect::Count ? XI_CFG_TUNNEL_COUNT : 0) |
-                (c.unparsed_pass ? XI_CFG_UNPARSED_PASS : 0);
+                (c.tunnel_inspect != Config::Rollout::Off ? XI_CFG_TUNNEL_INSPECT : 0) |
+                (c.tunnel_inspect == Config::Rollout::Count ? XI_CFG_TUNNEL_COUNT : 0) |
+                (c.unparsed_pass ? XI_CFG_UNPARSED_PASS : 0) |
+                (c.guard_mode == Config::Rollout::Count ? XI_CFG_GUARD_COUNT : 0);
+    cfg.guard_mark = c.guard_mode == Config::Rollout::Off ? 0 : c.guard_mark;
     for (size_t i = 0; i < c.vxlan_ports.size() && i < XI_TUNNEL_PORTS; i++)
         cfg.vxlan_ports[i] = htons(c.vxlan_ports[i]);
     for (size_t i = 0; i < c.geneve_ports.size() && i < XI_TUNNEL_PORTS; i++)

@@ -12,6 +12,12 @@
 namespace xi
 {
 
+// The metadata guard's defaults: the skb mark bit (outside kube-proxy's 0xc000, Cilium's 0x0f00
+// and the low 16 bits marks like WireGuard's 0xca6c use), and how many interfaces it goes on
+// (two attachments each, all recorded in the instance state).
+constexpr uint32_t kGuardDefaultMark = 0x00100000;
+constexpr size_t kGuardMaxInterfaces = 32;
+
 struct Pos {
     int line = 0; // 1-based; 0 = unknown
     int col = 0;
@@ -92,8 +98,15 @@ struct Config {
     std::vector<PrefixCfg> metadata_extra;
     std::vector<PrefixCfg> metadata_exclude; // built-in endpoints not to deny (metadata.h)
     std::vector<PrefixCfg> nat64_prefixes;   // besides 64:ff9b::/96
+    // A check with a count-only rollout mode.
+    enum class Rollout { Enforce, Count, Off };
     // Tunnels the mesh hooks look into for metadata destinations (bpf/lib/tunnel.h).
-    enum class TunnelInspect { Enforce, Count, Off } tunnel_inspect = TunnelInspect::Enforce;
+    Rollout tunnel_inspect = Rollout::Enforce;
+    // The metadata guard (bpf/lib/guard.h): the skb mark bits mesh ingress sets, and the
+    // interfaces the guard goes on (empty: every interface but lo and the mesh interface).
+    Rollout guard_mode = Rollout::Enforce;
+    uint32_t guard_mark = kGuardDefaultMark;
+    std::optional<std::vector<std::string>> guard_interfaces;
     std::vector<uint16_t> vxlan_ports = {4789, 8472}; // IANA's, and Linux's (Flannel) default
     std::vector<uint16_t> geneve_ports = {6081};
     // IP a mesh hook cannot look into (VLAN stack, IPv6 extension chain deeper than it walks).

@@ -11,24 +11,30 @@ namespace xi
 namespace
 {
 
+// enforce | count | off, for the checks that have a count-only rollout mode.
+void read_rollout_mode(Reader &r, const yaml::Node &n, const std::string &what,
+                       Config::Rollout &out)
+{
+    static const std::pair<const char *, Config::Rollout> modes[] = {
+        {"enforce", Config::Rollout::Enforce},
+        {"count", Config::Rollout::Count},
+        {"off", Config::Rollout::Off}};
+    auto s = r.str(n, what);
+    auto m = std::find_if(std::begin(modes), std::end(modes),
+                          [&](const auto &e) { return s && *s == e.first; });
+    if (m != std::end(modes))
+        out = m->second;
+    else if (s)
+        r.error(n, what + " must be enforce, count or off, not '" + *s + "'");
+}
+
 // tunnels: which tunnels the mesh hooks look into, and whether a find is dropped or counted.
 void read_tunnels(Reader &r, const yaml::Node &t, Config &c)
 {
     if (!r.mapping(t, "tunnels", {"inspect", "vxlan_ports", "geneve_ports"}))
         return;
-    if (const auto *i = t.get("inspect")) {
-        static const std::pair<const char *, Config::TunnelInspect> modes[] = {
-            {"enforce", Config::TunnelInspect::Enforce},
-            {"count", Config::TunnelInspect::Count},
-            {"off", Config::TunnelInspect::Off}};
-        auto s = r.str(*i, "tunnels.inspect");
-        auto m = std::find_if(std::begin(modes), std::end(modes),
-                              [&](const auto &e) { return s && *s == e.first; });
-        if (m != std::end(modes))
-            c.tunnel_inspect = m->second;
-        else if (s)
-            r.error(*i, "tunnels.inspect must be enforce, count or off, not '" + *s + "'");
-    }
+    if (const auto *i = t.get("inspect"))
+        read_rollout_mode(r, *i, "tunnels.inspect", c.tunnel_inspect);
     for (auto [key, list] :
          {std::pair{"vxlan_ports", &c.vxlan_ports}, std::pair{"geneve_ports", &c.geneve_ports}}) {
         const auto *n = t.get(key);
@@ -43,6 +49,32 @@ void read_tunnels(Reader &r, const yaml::Node &t, Config &c)
         if (list->size() > XI_TUNNEL_PORTS)
             r.error(*n, what + " lists " + std::to_string(list->size()) + " ports; at most " +
                             std::to_string(XI_TUNNEL_PORTS));
+    }
+}
+
+// metadata_guard: the mark mesh ingress sets and the guard on the other interfaces checks.
+void read_guard(Reader &r, const yaml::Node &g, Config &c)
+{
+    if (!r.mapping(g, "metadata_guard", {"mode", "mark", "interfaces"}))
+        return;
+    if (const auto *m = g.get("mode"))
+        read_rollout_mode(r, *m, "metadata_guard.mode", c.guard_mode);
+    if (const auto *m = g.get("mark"))
+        if (auto v = r.uint(*m, "metadata_guard.mark", 1, 0xffffffffu))
+            c.guard_mark = static_cast<uint32_t>(*v);
+    if (const auto *l = g.get("interfaces")) {
+        auto &list = c.guard_interfaces.emplace();
+        r.sequence(*l, "metadata_guard.interfaces", [&](const yaml::Node &n) {
+            auto s = r.str(n, "metadata_guard.interfaces");
+            if (s && (s->empty() || s->size() >= 16 || s->find('/') != std::string::npos))
+                r.error(n, "metadata_guard.interfaces: '" + *s + "' is not an interface name");
+            else if (s)
+                list.push_back(*s);
+        });
+        if (list.size() > kGuardMaxInterfaces)
+            r.error(*l, "metadata_guard.interfaces lists " + std::to_string(list.size()) +
+                            " interfaces; at most " +
+                            std::to_string(kGuardMaxInterfaces));
     }
 }
 
@@ -83,6 +115,8 @@ void read_policy_settings(Reader &r, const yaml::Node &root, Config &c)
         }
     if (const auto *t = root.get("tunnels"))
         read_tunnels(r, *t, c);
+    if (const auto *g = root.get("metadata_guard"))
+        read_guard(r, *g, c);
     for (auto [key, list] : {std::pair{"metadata_extra", &c.metadata_extra},
                              std::pair{"metadata_exclude", &c.metadata_exclude},
                              std::pair{"nat64_prefixes", &c.nat64_prefixes}})

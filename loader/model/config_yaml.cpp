@@ -271,6 +271,7 @@ void read_top(Reader &r, const yaml::Node &root, Config &c)
                                                 "metadata_exclude",
                                                 "nat64_prefixes",
                                                 "tunnels",
+                                                "metadata_guard",
                                                 "unparsed",
                                                 "mss",
                                                 "conntrack",

@@ -94,17 +94,19 @@ RunResult DatapathFixture::run_xdp(const Bytes &pkt)
     return r;
 }
 
-RunResult DatapathFixture::run_tc(Prog p, const Bytes &pkt, uint32_t gso_size)
+RunResult DatapathFixture::run_tc(Prog p, const Bytes &pkt, uint32_t gso_size, uint32_t mark)
 {
     RunResult r;
     Bytes out(pkt.size() + 512);
-    __sk_buff ctx{};
+    __sk_buff ctx{}, ctx_out{};
     ctx.gso_size = gso_size;
     ctx.gso_segs = gso_size ? 2 : 0;
+    ctx.mark = mark;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
                 .data_size_in = static_cast<__u32>(pkt.size()),
                 .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx,
-                .ctx_size_in = sizeof(ctx), .repeat = 1);
+                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx), .ctx_size_out = sizeof(ctx_out),
+                .repeat = 1);
     int err = bpf_prog_test_run_opts(dp_->prog_fd(p), &opts);
     if (err)
         throw TestRunError(
@@ -112,6 +114,7 @@ RunResult DatapathFixture::run_tc(Prog p, const Bytes &pkt, uint32_t gso_size)
     out.resize(opts.data_size_out);
     r.retval = opts.retval;
     r.out = std::move(out);
+    r.mark = ctx_out.mark;
     return r;
 }
 

@@ -22,6 +22,7 @@ struct RunResult {
     int retval = -1;
     Bytes out;  // the packet after the program (XDP: without the metadata area)
     Bytes meta; // XDP metadata area in front of the packet (XDP only)
+    uint32_t mark = 0; // skb->mark after the program (TC only)
 };
 
 // BPF_PROG_TEST_RUN itself failed (the syscall, not the program's verdict): errno in err.
@@ -54,7 +55,8 @@ public:
     void publish(const std::string &config_yaml, const std::string &node);
 
     RunResult run_xdp(const Bytes &pkt);
-    RunResult run_tc(Prog p, const Bytes &pkt, uint32_t gso_size = 0);
+    // mark: skb->mark going in (the metadata guard's input); RunResult::mark: coming out.
+    RunResult run_tc(Prog p, const Bytes &pkt, uint32_t gso_size = 0, uint32_t mark = 0);
     // Average ns per run over `repeat` runs of the same input (benchmarks).
     double time_prog(Prog p, const Bytes &pkt, uint32_t repeat);
 
