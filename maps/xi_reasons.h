@@ -111,7 +111,8 @@ enum xi_hook {
 #undef XI_HOOK_ENUM
 };
 
-XI_STATIC_ASSERT(XI_R_DROP_MESH_TO_METADATA < XI_REASON_SLOTS, "reason numbers fit the counter array");
+XI_STATIC_ASSERT(XI_R_DROP_MESH_TO_METADATA < XI_REASON_SLOTS,
+                 "reason numbers fit the counter array");
 XI_STATIC_ASSERT(XI_HOOK_TC_GUARD_EGRESS < XI_HOOK_SLOTS, "hook numbers fit the counter array");
 
 /* Per-node counters (xi_node_stats at [node_slot * XI_NODE_CTR_SLOTS + counter]). */

@@ -63,8 +63,8 @@ static __always_inline int xi_guard(struct __sk_buff *skb, int l2, __u32 hook)
         xi_count(hook, XI_R_GUARD_METADATA_SEEN);
         return XI_TC_NEXT;
     }
-    xi_event(XI_EV_BUCKET_DENY, hook, XI_R_DROP_MESH_TO_METADATA, &p, XI_ROLE_WORLD,
-             XI_ROLE_WORLD, 0xffff, XI_NODE_NONE, 0);
+    xi_event(XI_EV_BUCKET_DENY, hook, XI_R_DROP_MESH_TO_METADATA, &p, XI_ROLE_WORLD, XI_ROLE_WORLD,
+             0xffff, XI_NODE_NONE, 0);
     xi_count(hook, XI_R_DROP_MESH_TO_METADATA);
     return TC_ACT_SHOT;
 }

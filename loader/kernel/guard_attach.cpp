@@ -47,8 +47,7 @@ Prog guard_prog_of(const Attachment &a)
 
 std::vector<std::string> attach_guard(const Datapath &dp, const std::string &dir,
                                       const GuardTargets &t, const std::vector<Attachment> &have,
-                                      const std::function<void(Attachment)> &add,
-                                      std::string *note)
+                                      const std::function<void(Attachment)> &add, std::string *note)
 {
     std::vector<std::string> guarded;
     for (const auto &ifname : t.names) {

@@ -73,8 +73,7 @@ void read_guard(Reader &r, const yaml::Node &g, Config &c)
         });
         if (list.size() > kGuardMaxInterfaces)
             r.error(*l, "metadata_guard.interfaces lists " + std::to_string(list.size()) +
-                            " interfaces; at most " +
-                            std::to_string(kGuardMaxInterfaces));
+                            " interfaces; at most " + std::to_string(kGuardMaxInterfaces));
     }
 }
 

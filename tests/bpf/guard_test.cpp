@@ -22,7 +22,7 @@ namespace
 
 constexpr uint32_t kGuardIn = XI_HOOK_TC_GUARD_INGRESS;
 constexpr uint32_t kGuardOut = XI_HOOK_TC_GUARD_EGRESS;
-constexpr uint32_t kMark = 0x00100000; // the default
+constexpr uint32_t kMark = 0x00100000;  // the default
 constexpr uint32_t kOtherMark = 0x4000; // kube-proxy's masquerade bit: not ours
 
 class Guard : public MeshHookTest
@@ -126,10 +126,10 @@ TEST_F(Guard, MarkedAndBoundForMetadataIsDroppedOnBothHooksInEveryForm)
         // TCP too, and a fragment (it carries the destination like any other).
         expect_drop(hook, tcp("10.201.0.2", "169.254.169.254", 40000, 80).syn().build(), kMark,
                     XI_R_DROP_MESH_TO_METADATA);
-        expect_drop(hook,
-                    Packet().eth().ipv4("10.201.0.2", "169.254.169.254").frag_offset(8).payload(64)
-                        .build(),
-                    kMark, XI_R_DROP_MESH_TO_METADATA);
+        expect_drop(
+            hook,
+            Packet().eth().ipv4("10.201.0.2", "169.254.169.254").frag_offset(8).payload(64).build(),
+            kMark, XI_R_DROP_MESH_TO_METADATA);
     }
 }
 
@@ -168,7 +168,12 @@ TEST_F(Guard, CountModeCountsOffAndNoBlockingPass)
 
 TEST_F(Guard, MarkedPacketsItCannotParseFollowTheUnparsedRule)
 {
-    auto deep = Packet().eth().vlan(1).vlan(2).vlan(3).ipv4("10.201.0.2", "169.254.169.254")
+    auto deep = Packet()
+                    .eth()
+                    .vlan(1)
+                    .vlan(2)
+                    .vlan(3)
+                    .ipv4("10.201.0.2", "169.254.169.254")
                     .udp(40000, 80)
                     .build();
     expect_drop(kGuardIn, deep, kMark, XI_R_DROP_VLAN_DEPTH);

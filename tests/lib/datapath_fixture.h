@@ -20,8 +20,8 @@ namespace xi::test
 
 struct RunResult {
     int retval = -1;
-    Bytes out;  // the packet after the program (XDP: without the metadata area)
-    Bytes meta; // XDP metadata area in front of the packet (XDP only)
+    Bytes out;         // the packet after the program (XDP: without the metadata area)
+    Bytes meta;        // XDP metadata area in front of the packet (XDP only)
     uint32_t mark = 0; // skb->mark after the program (TC only)
 };
 
