@@ -70,7 +70,8 @@ void read_guard(Reader &r, const yaml::Node &g, Config &c)
                 r.error(n, "metadata_guard.interfaces: '" + *s + "' is not an interface name");
             else if (s)
                 list.push_back(*s);
-        });
+        },
+        "remove the key to guard every interface, or set mode: off");
         if (list.size() > kGuardMaxInterfaces)
             r.error(*l, "metadata_guard.interfaces lists " + std::to_string(list.size()) +
                             " interfaces; at most " + std::to_string(kGuardMaxInterfaces));

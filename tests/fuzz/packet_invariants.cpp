@@ -76,6 +76,8 @@ nat64_prefixes: [2001:db8:64::/96]
     return c;
 }
 
+constexpr uint32_t kFuzzMark = kGuardDefaultMark; // the fuzz config names no other
+
 struct World {
     test::DatapathFixture fx{fuzz_config(), "edge-a"};
     std::vector<Prefix> metadata;
@@ -278,6 +280,31 @@ std::string check_mesh_metadata(const Run &x)
     return "";
 }
 
+bool is_guard(Prog p)
+{
+    return p == Prog::GuardIngressL2 || p == Prog::GuardEgressL2;
+}
+
+// The guard, fed every frame marked: a pass changes nothing and is not bound for a metadata
+// address (when IP the hook could parse); the mark is left as it was.
+std::string check_guard(const Run &x, bool drop)
+{
+    if (x.r.mark != kFuzzMark)
+        return "the guard changed the mark";
+    if (drop)
+        return "";
+    for (const auto &[key, n] : x.moved)
+        if (key.second != XI_R_PASS_VLAN_DEPTH && key.second != XI_R_PASS_EXTHDR)
+            return "a guard pass counted " + describe(x.moved);
+    if (x.moved.empty()) {
+        auto [l3, type] = skip_l2(x.in, 0);
+        auto ip = ip_at(x.in, l3, type);
+        if (ip && world().is_metadata(ip->dst))
+            return "passed a marked packet to the metadata address " + ip->dst.str();
+    }
+    return x.r.out == x.in ? "" : "the guard changed the frame";
+}
+
 std::string check_run(const Run &x)
 {
     const int rv = x.r.retval;
@@ -290,6 +317,10 @@ std::string check_run(const Run &x)
         return "verdict " + std::to_string(rv) + " is not one this hook gives";
     if (drop != x.any_drop())
         return drop ? "dropped without a drop reason" : "a drop reason counted on a pass";
+    if (is_guard(x.prog))
+        return check_guard(x, drop);
+    if (x.prog == Prog::MeshIngress && !drop && !(x.r.mark & kFuzzMark))
+        return "mesh ingress passed a frame without the guard's mark";
     if (x.prog == Prog::TcPublicEgress) {
         if (!x.moved.empty() && (x.moved.size() != 1 || !x.counted(XI_R_MSS_CLAMPED)))
             return "public egress counted " + describe(x.moved);
@@ -319,7 +350,9 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
         {Prog::TcPublicIngress, XI_HOOK_TC_PUBLIC_INGRESS},
         {Prog::TcPublicEgress, XI_HOOK_TC_PUBLIC_EGRESS},
         {Prog::MeshIngress, XI_HOOK_TC_MESH_INGRESS},
-        {Prog::MeshEgress, XI_HOOK_TC_MESH_EGRESS}};
+        {Prog::MeshEgress, XI_HOOK_TC_MESH_EGRESS},
+        {Prog::GuardIngressL2, XI_HOOK_TC_GUARD_INGRESS},
+        {Prog::GuardEgressL2, XI_HOOK_TC_GUARD_EGRESS}};
     // test_run wants a whole Ethernet header; frames stay below a jumbo MTU.
     if (size < 1 + 14 || size > 1 + 9000)
         return "";
@@ -331,8 +364,9 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
         return std::atexit([] {
                    std::fprintf(stderr,
                                 "packet fuzz runs: xdp_public %lu, tc public ingress %lu, tc "
-                                "public egress %lu, mesh ingress %lu, mesh egress %lu\n",
-                                runs[0], runs[1], runs[2], runs[3], runs[4]);
+                                "public egress %lu, mesh ingress %lu, mesh egress %lu, guard "
+                                "ingress %lu, guard egress %lu\n",
+                                runs[0], runs[1], runs[2], runs[3], runs[4], runs[5], runs[6]);
                }) == 0;
     }();
     (void)said;
@@ -342,7 +376,9 @@ std::string check_packet_bytes(const uint8_t *data, size_t size)
     auto before = fx.counters();
     Run x{prog, hook, in, {}, {}};
     try {
-        x.r = prog == Prog::XdpPublic ? fx.run_xdp(in) : fx.run_tc(prog, in);
+        // Every frame the guard sees is marked: unmarked ones it passes at the first load.
+        x.r = prog == Prog::XdpPublic ? fx.run_xdp(in)
+                                      : fx.run_tc(prog, in, 0, is_guard(prog) ? kFuzzMark : 0);
     } catch (const test::TestRunError &e) {
         // EINVAL is test_run refusing the input before any program runs (the kernel wants the
         // whole IP header of an IP frame in an skb); any other failure is the program's.

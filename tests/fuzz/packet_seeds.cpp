@@ -187,7 +187,7 @@ int main(int argc, char **argv)
         for (uint8_t prog : {0, 1, 2})
             write(prog, fr);
     for (const auto &fr : mesh_frames())
-        for (uint8_t prog : {3, 4})
+        for (uint8_t prog : {3, 4, 5, 6})
             write(prog, fr);
     std::printf("packet_seeds: %d seeds in %s\n", n, argv[1]);
     return 0;

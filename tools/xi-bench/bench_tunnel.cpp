@@ -5,7 +5,9 @@
 // `tunnels: {inspect: enforce}`, one with `inspect: off`, next to an empty TC program: a VXLAN
 // packet of a tracked flow (the common overlay case: conntrack hit, then the inner header
 // read), a GRE packet, and a plain UDP packet of a tracked flow (what every other packet pays:
-// a flag and a port compare).
+// a flag and a port compare). Then the metadata guard: mesh ingress marking what it passes
+// (an instance with `metadata_guard: {mode: off}` beside), and the guard's own cost on a
+// packet nobody marked (what every packet on every other interface pays).
 #include <bpf/bpf.h>
 #include <cstdio>
 
@@ -63,6 +65,8 @@ int bench_tunnel(const Options &o)
 {
     Instance on(pin_dir_for(o, "tun-on"), overlay_config("enforce"), "app-1", false);
     Instance off(pin_dir_for(o, "tun-off"), overlay_config("off"), "app-1", false);
+    Instance unguarded(pin_dir_for(o, "tun-unguarded"),
+                       test::tunnel_config("metadata_guard: {mode: off}\n"), "app-1", false);
     xib_tc *h = xib_tc__open_and_load();
     if (!h)
         throw Error("cannot load xib_tc (bench helpers)", errno);
@@ -87,6 +91,13 @@ int bench_tunnel(const Options &o)
             cases.push_back(make_case((in == &on ? "on " : "off ") + k.name, prog, k.pkt,
                                       prime(prog, k.pkt), in, {{{kIn, k.reason}, 1}}));
         }
+    const auto &plain = kinds[2];
+    const int unguarded_in = unguarded.prog(Prog::MeshIngress);
+    cases.push_back(make_case("guard off " + plain.name, unguarded_in, plain.pkt,
+                              prime(unguarded_in, plain.pkt), &unguarded,
+                              {{{kIn, plain.reason}, 1}}));
+    cases.push_back(make_case("guard egress, unmarked", on.prog(Prog::GuardEgressL2), plain.pkt,
+                              nullptr, &on, {}));
     run_cases(o, cases);
 
     auto &e = find_case(cases, "empty");
@@ -103,6 +114,19 @@ int bench_tunnel(const Options &o)
     }
     printf("\nAll three pass (the overlay rule allows apps to apps): the inner destination is no "
            "metadata address, so what is measured is the look alone.\n");
+
+    auto &marking = find_case(cases, "on " + plain.name);
+    auto &unmarking = find_case(cases, "guard off " + plain.name);
+    auto &guard_out = find_case(cases, "guard egress, unmarked");
+    print_header("The metadata guard (same run; ratio to the empty TC program)");
+    printf("| what | ratio to empty | ratio |\n|---|---|---|\n");
+    printf("| mesh ingress, %s: guard off | %s | |\n", plain.name.c_str(),
+           fmt_ratio(ratio(unmarking, e)).c_str());
+    printf("| mesh ingress, %s: guard enforce (marks) | %s | **%s** enforce / off |\n",
+           plain.name.c_str(), fmt_ratio(ratio(marking, e)).c_str(),
+           fmt_ratio(ratio(marking, unmarking)).c_str());
+    printf("| guard egress, a packet nobody marked | %s | |\n",
+           fmt_ratio(ratio(guard_out, e)).c_str());
     return 0;
 }
 
