@@ -64,14 +64,16 @@ void read_guard(Reader &r, const yaml::Node &g, Config &c)
             c.guard_mark = static_cast<uint32_t>(*v);
     if (const auto *l = g.get("interfaces")) {
         auto &list = c.guard_interfaces.emplace();
-        r.sequence(*l, "metadata_guard.interfaces", [&](const yaml::Node &n) {
-            auto s = r.str(n, "metadata_guard.interfaces");
-            if (s && (s->empty() || s->size() >= 16 || s->find('/') != std::string::npos))
-                r.error(n, "metadata_guard.interfaces: '" + *s + "' is not an interface name");
-            else if (s)
-                list.push_back(*s);
-        },
-        "remove the key to guard every interface, or set mode: off");
+        r.sequence(
+            *l, "metadata_guard.interfaces",
+            [&](const yaml::Node &n) {
+                auto s = r.str(n, "metadata_guard.interfaces");
+                if (s && (s->empty() || s->size() >= 16 || s->find('/') != std::string::npos))
+                    r.error(n, "metadata_guard.interfaces: '" + *s + "' is not an interface name");
+                else if (s)
+                    list.push_back(*s);
+            },
+            "remove the key to guard every interface, or set mode: off");
         if (list.size() > kGuardMaxInterfaces)
             r.error(*l, "metadata_guard.interfaces lists " + std::to_string(list.size()) +
                             " interfaces; at most " + std::to_string(kGuardMaxInterfaces));
