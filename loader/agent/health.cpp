@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "counters.h"
+#include "guard_attach.h"
 #include "handoff.h"
 #include "publish.h"
 #include "state.h"
@@ -71,11 +72,20 @@ HealthReport check_health(const Paths &p, const std::string &instance)
     try {
         for (const auto &att : st->attachments) {
             auto a = attachment_status(dir, att);
+            const std::string what =
+                a["program"].get<std::string>() + " on " + a["interface"].get<std::string>();
+            // The guard goes on every interface there was at attach: one that has gone since
+            // (a pod's veth) takes its guard with it, and the node is no less healthy.
+            if (is_guard_hook(att.hook) && a.value("interface_gone", false)) {
+                check("attached " + a["program"].get<std::string>() + "@" +
+                          a["interface"].get<std::string>(),
+                      true, what + ": the interface is gone, and its guard with it");
+                continue;
+            }
             check("attached " + a["program"].get<std::string>() + "@" +
                       a["interface"].get<std::string>(),
                   a["attached"].get<bool>(),
-                  a["program"].get<std::string>() + " on " + a["interface"].get<std::string>() +
-                      (a["attached"].get<bool>() ? " is attached" : " is NOT attached"));
+                  what + (a["attached"].get<bool>() ? " is attached" : " is NOT attached"));
         }
         auto maps = GenMaps::open_pinned(dir);
         auto active = read_active(maps);

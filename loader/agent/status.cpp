@@ -65,6 +65,8 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
                 // the 6.1 UAPI headers lack both the type and the struct.
                 bool netdev_link = info.type == BPF_LINK_TYPE_XDP || info.type == kBpfLinkTypeTcx;
                 live = netdev_link ? info.xdp.ifindex != 0 : true;
+                if (!live)
+                    j["interface_gone"] = true; // the kernel unregistered the device
             }
             close(fd);
         }

@@ -29,7 +29,8 @@
 #   5. forwarded: re-attached with the guard on meta0 only, the member's request for
 #      169.254.170.2 is unwrapped on tun0 unguarded and forwarded: in count mode it answers and
 #      is counted at meta0's egress; in enforce mode the guard there drops it
-#      (mesh_to_metadata); a local process on the host still reaches 169.254.170.2.
+#      (mesh_to_metadata); a local process on the host still reaches 169.254.170.2;
+#   6. meta0 deleted: `health` stays healthy (a guarded interface that goes away is no fault).
 # IPIP is different: mesh ingress owns IP in IP (steering traffic), so the kernel never gets to
 # unwrap it. Asserted for ipip instead, with the member attached too:
 #   1. the member's inspect: enforce: its own process's IPIP to 169.254.169.254 is dropped at
@@ -265,6 +266,14 @@ main() {
     expect_counted guard/tc/egress mesh_to_metadata \
         expect_dropped member "$OFFNODE" 80 "member -> $OFFNODE:80, unwrapped and forwarded"
     expect_answered host "$OFFNODE" 80 "a local process on the host -> $OFFNODE:80"
+
+    say "a guarded interface goes away (a pod's veth): the node stays healthy"
+    ip -n "$(ns host)" link del meta0
+    xrun "$XI_BIN" --json health --instance "$INST"
+    expect_rc 0 "health after meta0 was deleted"
+    json_check "$XI_TMP/out" "health: healthy, and says the guard went with meta0" \
+        "j['status']=='healthy' and any(c['ok'] and c['detail'].endswith(
+         'on meta0: the interface is gone, and its guard with it') for c in j['checks'])"
     say "PASS tunnel_metadata $TUNNEL"
 }
 
