@@ -68,7 +68,7 @@ print("ready", flush=True); time.sleep(3600)' "$MESH_RX" "$BACKEND"
 
     local sport_pub sent_mesh sent_pub ids0 ids1
     snap s1
-    ids0=$(json_get "$XI_TMP/s-s1.json" '["%s:%d:%d" % (a["interface"] + "/" + a["hook"], a["program_id"], a.get("link_id", 0)) for a in j["attachments"]]')
+    ids0=$(json_get "$XI_TMP/s-s1.json" '["%s:%d:%d" % (a["interface"] + "/" + a["side"] + "/" + a["hook"], a["program_id"], a.get("link_id", 0)) for a in j["attachments"] if a["side"] != "guard"]')
     alloc 30000
     sender_start mesh "$SRC" "$MESH_RX" 5000 30000 "$RATE"
     alloc 30000
@@ -122,7 +122,7 @@ sys.exit(0 if all(ok for ok, _ in checks) else 1)
 EOF
         fail "packets lost across the upgrade (above)"
 
-    ids1=$(json_get "$XI_TMP/s-s2.json" '["%s:%d:%d" % (a["interface"] + "/" + a["hook"], a["program_id"], a.get("link_id", 0)) for a in j["attachments"]]')
+    ids1=$(json_get "$XI_TMP/s-s2.json" '["%s:%d:%d" % (a["interface"] + "/" + a["side"] + "/" + a["hook"], a["program_id"], a.get("link_id", 0)) for a in j["attachments"] if a["side"] != "guard"]')
     "$RC_PY" - "$ids0" "$ids1" <<'EOF' || fail "programs not replaced in place: $ids0 -> $ids1"
 import sys
 old = {x.split(":")[0]: x.split(":")[1:] for x in sys.argv[1].split()}
@@ -130,6 +130,10 @@ new = {x.split(":")[0]: x.split(":")[1:] for x in sys.argv[2].split()}
 sys.exit(1 if len(new) != len(old) or any(h not in new or new[h][0] == old[h][0] or new[h][1] != old[h][1] for h in old) else 0)
 EOF
     pass "every hook runs a new program, on the same link: $ids1"
+    json_check "$XI_TMP/s-s2.json" "attach --replace added the metadata guard the release had not" \
+        "sorted(a['interface'] + ' ' + a['hook'] for a in j['attachments'] if a['side']=='guard')==
+         ['pub0 tc/egress', 'pub0 tc/ingress'] and
+         not any(a['side']=='guard' for a in json.load(open('$XI_TMP/s-s1.json'))['attachments'])"
     json_check "$XI_TMP/s-s2.json" "the hand-off is recorded on the public hooks" \
         "sorted(a['hook'] for a in j['attachments'] if a.get('handoff') in ('tc', 'xdp-mark'))==['tc/ingress', 'xdp/ingress']"
 
