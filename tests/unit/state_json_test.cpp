@@ -158,7 +158,8 @@ TEST(StateLegacy, ARecordOfTheLastReleaseReadsAsTheSameState)
     expect_same(*back, xi::state_from_json(xi::state_to_json(*back), "xi_state"));
 
     raw.n_attach = 200; // more than the layout holds: the 8 it holds
-    EXPECT_EQ(xi::decode_legacy_state(raw, "xi_loader")->attachments.size(), xi::kMaxAttachments);
+    EXPECT_EQ(xi::decode_legacy_state(raw, "xi_loader")->attachments.size(),
+              xi::kLegacyMaxAttachments);
     raw.magic = 0; // created, never written
     EXPECT_FALSE(xi::decode_legacy_state(raw, "xi_loader").has_value());
     raw.magic = xi::kLegacyMagic;
