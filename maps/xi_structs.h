@@ -70,6 +70,7 @@ XI_SIZE_ASSERT(struct xi_active, 16);
 #define XI_CFG_TUNNEL_COUNT 0x0080  /* ... and count what is found instead of dropping it */
 #define XI_CFG_UNPARSED_PASS 0x0100 /* pass IP a mesh hook cannot parse (VLAN/IPv6 chain depth) */
 #define XI_CFG_GUARD_COUNT 0x0200   /* metadata guard: count marked metadata-bound packets, pass */
+#define XI_CFG_SELF_DRAINING 0x0400 /* this node is an edge in state draining (health says so) */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {
@@ -110,6 +111,19 @@ XI_OFFSET_ASSERT(struct xi_gen_config, vip_salt, 64);
 XI_OFFSET_ASSERT(struct xi_gen_config, vxlan_ports, 72);
 XI_OFFSET_ASSERT(struct xi_gen_config, geneve_ports, 80);
 XI_OFFSET_ASSERT(struct xi_gen_config, guard_mark, 88);
+
+/*
+ * xi_maglev (per generation, an array of table_size __u32): who owns each slot. Bits 0-15: the
+ * owner's node slot (XI_NODE_NONE: no edge takes traffic). Bits 16-31: the previous owner's
+ * node slot + 1, 0 for none: set where the fleet before the current step (draining edges still
+ * active, joining ones not yet) gives the slot to another edge, so a flow that edge still holds
+ * gets a second chance there (issue #13). Releases before it wrote the owner alone, upper bits
+ * zero: their tables read as "no previous owner", and the maps keep their 4-byte values.
+ */
+#define XI_MAGLEV_OWNER(e) ((__u32)(e)&0xffff)
+#define XI_MAGLEV_PREV(e) ((__u32)(e) >> 16 ? ((__u32)(e) >> 16) - 1 : XI_NODE_NONE)
+#define XI_MAGLEV_ENTRY(owner, prev)                                                               \
+    ((__u32)(owner) | ((prev) == XI_NODE_NONE ? 0u : ((__u32)(prev) + 1) << 16))
 
 #define XI_NODE_F_VALID 0x01
 #define XI_NODE_F_HAS4 0x02

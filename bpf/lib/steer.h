@@ -106,16 +106,17 @@ static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
     __u32 gen_slot = g->slot;
     void *table = bpf_map_lookup_elem(&xi_maglev, &gen_slot);
     __u32 size = g->cfg->table_size;
-    __u32 slot;
-    __u32 *owner;
+    __u32 slot, owner;
+    __u32 *e;
 
     if (!table || !size)
         return XI_NODE_NONE;
     slot = xi_maglev_slot(hash, size);
-    owner = bpf_map_lookup_elem(table, &slot);
-    if (!owner || *owner >= XI_MAX_NODES)
+    e = bpf_map_lookup_elem(table, &slot);
+    if (!e)
         return XI_NODE_NONE;
-    return *owner;
+    owner = XI_MAGLEV_OWNER(*e);
+    return owner < XI_MAX_NODES ? owner : XI_NODE_NONE;
 }
 
 /*

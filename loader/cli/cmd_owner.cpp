@@ -58,14 +58,20 @@ nlohmann::json answer(const Config &c, const GenContent &g, const FlowTuple &t)
 {
     uint64_t h = flow_hash(t, g.cfg.seed);
     uint32_t slot = xi_maglev_slot(h, g.cfg.table_size);
-    uint16_t owner = g.maglev.empty() ? XI_NODE_NONE : g.maglev[slot];
+    uint32_t e = g.maglev.empty() ? XI_NODE_NONE : g.maglev[slot];
+    uint32_t owner = XI_MAGLEV_OWNER(e), prev = XI_MAGLEV_PREV(e);
     char hex[32];
     snprintf(hex, sizeof(hex), "0x%016llx", static_cast<unsigned long long>(h));
-    return {{"owner", owner < g.node_names.size() ? g.node_names[owner] : ""},
-            {"vip", is_vip(c, t)},
-            {"hash", hex},
-            {"table_slot", slot},
-            {"table_size", g.cfg.table_size}};
+    nlohmann::json j = {{"owner", owner < g.node_names.size() ? g.node_names[owner] : ""},
+                        {"vip", is_vip(c, t)},
+                        {"hash", hex},
+                        {"table_slot", slot},
+                        {"table_size", g.cfg.table_size}};
+    // Mid-change: the edge that owned the slot before the step, which the flow gets a second
+    // chance at when the owner holds no socket for it.
+    if (prev < g.node_names.size())
+        j["previous_owner"] = g.node_names[prev];
+    return j;
 }
 
 std::string render(const nlohmann::json &j)
@@ -75,6 +81,9 @@ std::string render(const nlohmann::json &j)
     s += " (slot " + std::to_string(j["table_slot"].get<uint32_t>()) + "/" +
          std::to_string(j["table_size"].get<uint32_t>()) + ", hash " +
          j["hash"].get<std::string>() + ")";
+    if (j.contains("previous_owner"))
+        s += ", previously " + j["previous_owner"].get<std::string>() +
+             " (second chance there while the fleet change lasts)";
     if (!j["vip"].get<bool>())
         s += " -- not a configured VIP: the datapath does not steer this flow";
     return s;

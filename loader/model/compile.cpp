@@ -89,17 +89,38 @@ uint32_t build_vip_slots(const std::vector<std::pair<xi_vip_key, xi_vip>> &vips,
 namespace
 {
 
-// The Maglev table over the edges (all local when no edge takes traffic) and its fleet-wide
-// hash.
-void add_maglev(const Config &c, const std::vector<MaglevBackend> &backends, GenContent &g)
+std::vector<uint16_t> maglev_or_none(const Config &c, const std::vector<MaglevBackend> &edges)
 {
-    bool any_weight = std::any_of(backends.begin(), backends.end(),
+    bool any_weight = std::any_of(edges.begin(), edges.end(),
                                   [](const MaglevBackend &b) { return b.weight > 0; });
-    if (any_weight) {
-        auto table = build_maglev(backends, c.table_size);
-        g.maglev.assign(table.begin(), table.end());
-    } else {
-        g.maglev.assign(c.table_size, XI_NODE_NONE);
+    return any_weight ? build_maglev(edges, c.table_size)
+                      : std::vector<uint16_t>(c.table_size, XI_NODE_NONE);
+}
+
+bool same_edges(const std::vector<MaglevBackend> &a, const std::vector<MaglevBackend> &b)
+{
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto &x, const auto &y) {
+        return x.name == y.name && x.weight == y.weight && x.node == y.node;
+    });
+}
+
+// The Maglev table over the edges after the fleet's current step (all local when no edge takes
+// traffic), each slot's previous owner where the fleet before the step (draining edges still
+// active, joining ones not yet) gave it to another edge, and the fleet-wide hash of both. Both
+// come from the file alone, so every edge builds the same entries whatever its history.
+void add_maglev(const Config &c, const std::vector<MaglevBackend> &after,
+                const std::vector<MaglevBackend> &before, GenContent &g)
+{
+    auto now = maglev_or_none(c, after);
+    g.maglev.assign(now.begin(), now.end());
+    g.second_chance_slots = 0;
+    if (!same_edges(after, before)) {
+        auto then = maglev_or_none(c, before);
+        for (size_t s = 0; s < now.size(); s++)
+            if (now[s] != XI_NODE_NONE && then[s] != XI_NODE_NONE && then[s] != now[s]) {
+                g.maglev[s] = XI_MAGLEV_ENTRY(now[s], then[s]);
+                g.second_chance_slots++;
+            }
     }
     // The exported hash names each entry's owner, not its node slot: slots are kept stable
     // per edge across reloads (assign_slots), so an edge that lived through a membership change
@@ -108,9 +129,12 @@ void add_maglev(const Config &c, const std::vector<MaglevBackend> &backends, Gen
     // ownership does.
     std::string owners;
     owners.reserve(g.maglev.size() * 8);
-    for (uint32_t slot : g.maglev) {
-        if (slot < g.node_names.size())
-            owners += g.node_names[slot];
+    for (uint32_t e : g.maglev) {
+        uint32_t owner = XI_MAGLEV_OWNER(e), prev = XI_MAGLEV_PREV(e);
+        if (owner < g.node_names.size())
+            owners += g.node_names[owner];
+        if (prev < g.node_names.size()) // a table without previous owners hashes as before
+            owners += " <- " + g.node_names[prev];
         owners += '\n';
     }
     g.table_sha256 = sha256_hex(owners);
@@ -178,7 +202,7 @@ GenContent compile_generation(const CompileInput &in)
     };
 
     g.nodes.assign(XI_MAX_NODES, xi_node{});
-    std::vector<MaglevBackend> backends;
+    std::vector<MaglevBackend> after, before;
     uint32_t min_edge_mtu = 65535;
     for (const auto &n : c.nodes) {
         auto &x = g.nodes[slot_of(n.name)];
@@ -192,13 +216,16 @@ GenContent compile_generation(const CompileInput &in)
             x.flags |= XI_NODE_F_HAS6;
         }
         x.weight = n.is_edge() ? n.weight : 0;
-        if (n.is_edge()) {
-            backends.push_back({n.name, static_cast<uint16_t>(n.weight), slot_of(n.name)});
+        MaglevBackend b{n.name, static_cast<uint16_t>(n.weight), slot_of(n.name)};
+        if (n.owns_after())
+            after.push_back(b);
+        if (n.owned_before())
+            before.push_back(b);
+        if (n.is_edge())
             min_edge_mtu = std::min(min_edge_mtu, c.node_mtu(n));
-        }
     }
 
-    add_maglev(c, backends, g);
+    add_maglev(c, after, before, g);
 
     add_vips(c, g);
     uint32_t vip_salt = build_vip_slots(g.vips, g.vip_slots);
@@ -208,7 +235,11 @@ GenContent compile_generation(const CompileInput &in)
     g.table_digests = {sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t)),
                        digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
 
-    fill_gen_config(c, in, *self, !backends.empty(), min_edge_mtu, vip_salt, g);
+    bool has_edges =
+        std::any_of(c.nodes.begin(), c.nodes.end(), [](const NodeCfg &n) { return n.is_edge(); });
+    fill_gen_config(c, in, *self, has_edges, min_edge_mtu, vip_salt, g);
+    if (self->is_edge() && self->state == NodeCfg::State::Draining)
+        g.cfg.flags |= XI_CFG_SELF_DRAINING;
     g.cfg.self_node = slot_of(self->name);
     return g;
 }

@@ -19,7 +19,8 @@ struct GenContent {
     xi_gen_config cfg{};
     std::vector<xi_node> nodes;          // XI_MAX_NODES entries, by slot
     std::vector<std::string> node_names; // by slot, "" = free
-    std::vector<uint32_t> maglev;        // table_size entries: node slot
+    std::vector<uint32_t> maglev;        // table_size entries: XI_MAGLEV_ENTRY(owner, previous)
+    uint32_t second_chance_slots = 0;    // entries with a previous owner
     std::string table_sha256;            // of the owners' names, entry by entry (fleet-wide)
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
     std::vector<xi_vip_slot> vip_slots; // XI_VIP_TABLE_SLOTS, open addressing (cfg.vip_salt)

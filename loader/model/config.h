@@ -38,7 +38,18 @@ struct NodeCfg {
     std::string public_if; // set => the node is an edge
     uint32_t weight = 100;
     uint32_t mesh_mtu = 0; // 0 = fleet default
+    // An edge's part in a fleet change (issue #13): the Maglev table is built for the fleet
+    // after the step (active + joining) and, for second chance, before it (active + draining).
+    enum class State { Active, Joining, Draining, Inactive } state = State::Active;
     bool is_edge() const { return !public_if.empty(); }
+    bool owns_after() const
+    {
+        return is_edge() && (state == State::Active || state == State::Joining);
+    }
+    bool owned_before() const
+    {
+        return is_edge() && (state == State::Active || state == State::Draining);
+    }
 };
 
 struct VipCfg {
@@ -84,6 +95,7 @@ struct Config {
 
     uint64_t seed = 0;
     uint32_t table_size = 65537;
+    uint32_t drain_timeout = 600; // seconds a step's second chance lasts (fleet.drain_timeout)
     uint32_t mesh_mtu = 1420;
 
     Pos nodes_pos; // the node list, where an unknown --node would have to be added

@@ -52,7 +52,7 @@ bool is_any(const yaml::Node &n)
 
 void read_fleet(Reader &r, const yaml::Node &n, Config &c)
 {
-    if (!r.mapping(n, "fleet", {"hash_seed", "maglev_table_size", "mesh_mtu"}))
+    if (!r.mapping(n, "fleet", {"hash_seed", "maglev_table_size", "mesh_mtu", "drain_timeout"}))
         return;
     if (n.get("hash_seed")) {
         if (auto v = r.uint(*n.get("hash_seed"), "fleet.hash_seed", 1, UINT64_MAX))
@@ -67,13 +67,35 @@ void read_fleet(Reader &r, const yaml::Node &n, Config &c)
     if (n.get("mesh_mtu"))
         if (auto v = r.uint(*n.get("mesh_mtu"), "fleet.mesh_mtu", 1280, 65535))
             c.mesh_mtu = *v;
+    if (n.get("drain_timeout")) // seconds, up to a week
+        if (auto v = r.uint(*n.get("drain_timeout"), "fleet.drain_timeout", 1, 604800))
+            c.drain_timeout = *v;
+}
+
+// An edge's state in a fleet change: active (default), joining, draining, inactive.
+void read_state(Reader &r, const yaml::Node &n, NodeCfg &node)
+{
+    static const std::pair<const char *, NodeCfg::State> states[] = {
+        {"active", NodeCfg::State::Active},
+        {"joining", NodeCfg::State::Joining},
+        {"draining", NodeCfg::State::Draining},
+        {"inactive", NodeCfg::State::Inactive}};
+    auto s = r.str(n, "state");
+    if (!s)
+        return;
+    for (const auto &[word, state] : states)
+        if (*s == word) {
+            node.state = state;
+            return;
+        }
+    r.error(n, "state must be active, joining, draining or inactive, not '" + *s + "'");
 }
 
 void read_node(Reader &r, const yaml::Node &n, Config &c)
 {
     if (!r.mapping(n, "node",
                    {"name", "mesh_ipv4", "mesh_ipv6", "mesh_interface", "public_interface",
-                    "weight", "mesh_mtu"}))
+                    "weight", "mesh_mtu", "state"}))
         return;
     NodeCfg node;
     node.pos = n.pos();
@@ -107,8 +129,12 @@ void read_node(Reader &r, const yaml::Node &n, Config &c)
     if (n.get("mesh_mtu"))
         if (auto v = r.uint(*n.get("mesh_mtu"), "mesh_mtu", 1280, 65535))
             node.mesh_mtu = *v;
+    if (n.get("state"))
+        read_state(r, *n.get("state"), node);
     if (n.get("weight") && node.public_if.empty())
         r.error(*n.get("weight"), "weight applies only to edges (nodes with a public_interface)");
+    if (n.get("state") && node.public_if.empty())
+        r.error(*n.get("state"), "state applies only to edges (nodes with a public_interface)");
     c.nodes.push_back(std::move(node));
 }
 

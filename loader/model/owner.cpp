@@ -21,7 +21,7 @@ uint16_t flow_owner(const GenContent &g, const FlowTuple &t)
     if (g.maglev.empty())
         return XI_NODE_NONE;
     uint32_t slot = xi_maglev_slot(flow_hash(t, g.cfg.seed), g.cfg.table_size);
-    return static_cast<uint16_t>(g.maglev[slot]);
+    return static_cast<uint16_t>(XI_MAGLEV_OWNER(g.maglev[slot]));
 }
 
 } // namespace xi
