@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "counters.h"
-#include "guard_attach.h"
 #include "handoff.h"
 #include "publish.h"
 #include "state.h"
@@ -21,6 +20,8 @@ const char *health_name(Health h)
         return "healthy";
     case Health::Degraded:
         return "degraded";
+    case Health::Draining:
+        return "draining";
     default:
         return "unhealthy";
     }
@@ -44,7 +45,23 @@ uint64_t mark_failures(const std::string &dir)
     return n;
 }
 
+// The active generation's settings, for what the fleet file says about this node.
+bool self_draining(const std::string &dir)
+{
+    auto maps = GenMaps::open_pinned(dir);
+    auto active = read_active(maps);
+    xi_gen_config cfg{};
+    return active.generation && bpf_map_lookup_elem(maps.gen_config, &active.slot, &cfg) == 0 &&
+           (cfg.flags & XI_CFG_SELF_DRAINING);
+}
+
 } // namespace
+
+bool withdraw_route(const HealthReport &h, bool strict)
+{
+    return h.status == Health::Unhealthy || h.status == Health::Draining ||
+           (strict && h.status == Health::Degraded);
+}
 
 HealthReport check_health(const Paths &p, const std::string &instance)
 {
@@ -76,7 +93,7 @@ HealthReport check_health(const Paths &p, const std::string &instance)
                 a["program"].get<std::string>() + " on " + a["interface"].get<std::string>();
             // The guard goes on every interface there was at attach: one that has gone since
             // (a pod's veth) takes its guard with it, and the node is no less healthy.
-            if (is_guard_hook(att.hook) && a.value("interface_gone", false)) {
+            if (a["side"] == "guard" && attachment_fine(a) && !a["attached"].get<bool>()) {
                 check("attached " + a["program"].get<std::string>() + "@" +
                           a["interface"].get<std::string>(),
                       true, what + ": the interface is gone, and its guard with it");
@@ -120,6 +137,16 @@ HealthReport check_health(const Paths &p, const std::string &instance)
     if (!bad.empty()) {
         r.status = Health::Unhealthy;
         r.summary = bad;
+        return r;
+    }
+    if (self_draining(dir)) {
+        r.checks.push_back({{"name", "fleet state"},
+                            {"ok", true},
+                            {"detail", "the fleet file has this edge draining: no new flows; the "
+                                       "ones it holds still reach it (second chance)"}});
+        r.status = Health::Draining;
+        r.summary = "draining: withdraw the route (generation " + std::to_string(st->generation) +
+                    " running)";
         return r;
     }
     bool reload_ok = st->last_error.empty();

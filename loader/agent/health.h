@@ -4,6 +4,8 @@
 //   degraded   healthy, but the last reload was rejected: the previous policy is still running
 //              (not a reason to withdraw the route by default: a bad file pushed to the whole
 //              fleet must not take every edge down; --strict / ?strict=1 treats it as down)
+//   draining   healthy, but the fleet file has this edge draining (issue #13): withdraw its
+//              route so no new flows come; the flows it holds still reach it (second chance)
 //   unhealthy  something the datapath needs is missing
 #pragma once
 
@@ -15,7 +17,7 @@
 namespace xi
 {
 
-enum class Health { Healthy, Degraded, Unhealthy };
+enum class Health { Healthy, Degraded, Unhealthy, Draining };
 
 struct HealthReport {
     Health status = Health::Unhealthy;
@@ -25,6 +27,8 @@ struct HealthReport {
 };
 
 HealthReport check_health(const Paths &p, const std::string &instance);
+// Whether a BGP speaker should withdraw the route: unhealthy, draining, or (strict) degraded.
+bool withdraw_route(const HealthReport &h, bool strict);
 const char *health_name(Health h);
 
 } // namespace xi

@@ -127,7 +127,7 @@ private:
     {
         g_health = [this](bool strict) {
             auto h = check_health(o_.attach.paths, inst_);
-            bool down = h.status == Health::Unhealthy || (strict && h.status == Health::Degraded);
+            bool down = withdraw_route(h, strict);
             return std::make_pair(down ? 503 : 200, json_text(h.json()) + "\n");
         };
         CivetCallbacks cb;

@@ -76,6 +76,12 @@ nlohmann::json attachment_status(const std::string &dir, const Attachment &a)
     return j;
 }
 
+bool attachment_fine(const nlohmann::json &a)
+{
+    return a["attached"].get<bool>() ||
+           (a["side"].get<std::string>() == "guard" && a.value("interface_gone", false));
+}
+
 nlohmann::json instance_status(const Paths &p, const std::string &instance)
 {
     std::string dir = p.instance(instance);
@@ -100,7 +106,7 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
     bool all_live = true;
     for (const auto &a : st->attachments) {
         auto aj = attachment_status(dir, a);
-        all_live = all_live && aj["attached"].get<bool>();
+        all_live = all_live && attachment_fine(aj);
         j["attachments"].push_back(aj);
     }
     if (!all_live)
@@ -186,7 +192,10 @@ std::string render_status(const nlohmann::json &instances)
             if (a.contains("handoff"))
                 out << " handoff " << a["handoff"].get<std::string>();
             out << " prog " << a["program"].get<std::string>() << " id " << a["program_id"]
-                << (a["attached"].get<bool>() ? "" : " NOT ATTACHED") << "\n";
+                << (a["attached"].get<bool>()                                  ? ""
+                    : a.value("interface_gone", false) && a["side"] == "guard" ? " (interface gone)"
+                                                                               : " NOT ATTACHED")
+                << "\n";
         }
         if (!j["counters"].empty()) {
             out << "  counters:\n";

@@ -28,9 +28,7 @@ void add_health_command(CLI::App &app, Globals &g, Runner &run)
                 print_json(g, h.json());
             else
                 std::cout << h.summary << "\n";
-            if (h.status == Health::Unhealthy || (o->strict && h.status == Health::Degraded))
-                return 1;
-            return 0;
+            return withdraw_route(h, o->strict) ? 1 : 0;
         };
     });
 

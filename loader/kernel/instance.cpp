@@ -36,8 +36,15 @@ std::string describe(const InstanceState &s)
 {
     std::string out = "instance '" + s.instance + "' (node " + s.node + ", config " +
                       s.config_path + ") is attached:";
+    size_t guarded = 0;
     for (const auto &a : s.attachments)
-        out += " " + a.prog_name + "@" + a.ifname;
+        if (a.hook == XI_HOOK_TC_GUARD_INGRESS)
+            guarded++;
+        else if (a.hook != XI_HOOK_TC_GUARD_EGRESS)
+            out += " " + a.prog_name + "@" + a.ifname;
+    if (guarded)
+        out += " and the metadata guard on " + std::to_string(guarded) +
+               (guarded == 1 ? " interface" : " interfaces");
     return out;
 }
 

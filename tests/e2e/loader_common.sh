@@ -57,7 +57,9 @@ kernel_agrees() {
     "$XI_PY" - "$2" "$h" "$TC_METHOD" <<'EOF' || fail "status and the kernel disagree (above)"
 import json, sys
 status, hooks, tc_method = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
-bad = []
+bad, want, kernel = [], {}, {}
+# A hook may run more than one of ours (the metadata guard beside the public programs): the
+# kernel's programs at each hook must be exactly the ones status names there.
 for a in status["attachments"]:
     where, pid = "%s %s" % (a["interface"], a["hook"]), a["program_id"]
     i = hooks["interfaces"][a["interface"]]
@@ -65,16 +67,18 @@ for a in status["attachments"]:
         bad.append("%s: no such interface" % where)
         continue
     if a["method"] == "xdp":
-        got = [i["xdp"]["id"]] if i["xdp"] else []
+        kernel[where] = [i["xdp"]["id"]] if i["xdp"] else []
     elif a["method"] == tc_method:
-        got = i["tcx" if tc_method == "tcx" else "tc"][a["hook"].split("/")[1]]
+        kernel[where] = i["tcx" if tc_method == "tcx" else "tc"][a["hook"].split("/")[1]]
     else:
         bad.append("%s: method %s, expected %s on this kernel" % (where, a["method"], tc_method))
         continue
-    if got != [pid]:
-        bad.append("%s: the kernel runs %s, status says %d" % (where, got, pid))
-    elif hooks["names"].get(str(pid)) != a["program"]:
+    want.setdefault(where, []).append(pid)
+    if hooks["names"].get(str(pid)) != a["program"]:
         bad.append("%s: program %d is %r, not %s" % (where, pid, hooks["names"].get(str(pid)), a["program"]))
+for where, pids in want.items():
+    if sorted(kernel[where]) != sorted(pids):
+        bad.append("%s: the kernel runs %s, status says %s" % (where, kernel[where], pids))
 for b in bad:
     print("    " + b, file=sys.stderr)
 sys.exit(1 if bad else 0)
@@ -183,17 +187,23 @@ EOF
 
 # What status reports for each node of that fleet: attachments() lines.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-EXPECT_EDGE="pub0 tc/egress $TC_METHOD - - xi_tc_pub_out true
+EXPECT_EDGE="pub0 tc/egress $TC_METHOD - - xi_guard_out_l2 true
+pub0 tc/egress $TC_METHOD - - xi_tc_pub_out true
+pub0 tc/ingress $TC_METHOD - - xi_guard_in_l2 true
 pub0 tc/ingress $TC_METHOD - $AUTO_HANDOFF xi_tc_pub_in true
 pub0 xdp/ingress xdp native $AUTO_HANDOFF xi_xdp_public true
 wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
 wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
 # shellcheck disable=SC2034
-EXPECT_BACK="wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
+EXPECT_BACK="up0 tc/egress $TC_METHOD - - xi_guard_out_l2 true
+up0 tc/ingress $TC_METHOD - - xi_guard_in_l2 true
+wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
 wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
 # shellcheck disable=SC2034
 EXPECT_L2="mesh0 tc/egress $TC_METHOD - - xi_mesh_out_l2 true
-mesh0 tc/ingress $TC_METHOD - - xi_mesh_in_l2 true"
+mesh0 tc/ingress $TC_METHOD - - xi_mesh_in_l2 true
+mesh0p tc/egress $TC_METHOD - - xi_guard_out_l2 true
+mesh0p tc/ingress $TC_METHOD - - xi_guard_in_l2 true"
 
 # attach_ok NS INSTANCE NODE: attach NODE of the config $CFG in NS, check the summary it prints.
 attach_ok() {

@@ -218,7 +218,7 @@ test_bad_configs() {
     bad_config yaml-syntax "    mesh_ipv4: 10.200.0.1" $'\tmesh_ipv4: 10.200.0.1' $'\tmesh_ipv4' \
         "a tab in the indentation: YAML indents with spaces only"
     bad_config unknown-key "    mesh_ipv4: 10.200.1.11" $'    mesh_ipv4: 10.200.1.11\n    mesh_ip: 10.200.1.12' \
-        "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)"
+        "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, state, weight)"
     bad_config bad-prefix "apps: [10.200.1.0/24]" "apps: [10.200.1.0/33]" "10.200.1.0/33" \
         "identity 'apps': prefix length '33' is not in 0..32"
     bad_config host-bits "apps: [10.200.1.0/24]" "apps: [10.200.1.1/24]" "10.200.1.1/24" \
@@ -254,7 +254,7 @@ test_bad_configs() {
     expect_rc 1 "attach --json with an unknown key"
     json_check "$XI_TMP/out" "attach --json: {error, errors: [{file, line, column, message}]}" \
         "j=={'error': 'invalid config', 'errors': [{'file': '$f', 'line': $(pos_of "$f" mesh_ip: | cut -d: -f1),
-             'column': 5, 'message': \"unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)\"}]}"
+             'column': 5, 'message': \"unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, state, weight)\"}]}"
     no_pins "$NEW"
     running_untouched
 }

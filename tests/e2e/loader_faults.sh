@@ -56,13 +56,16 @@ test_concurrent_attach() {
         fail "the winner did not report the attach"
     # The loser either waited for the lock and found the instance attached, or gave up on the
     # lock; either way one sentence and nothing done.
-    if ! grep -qE "^Error: (instance '$EDGE' \(node edge-a, config $CFG\) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0: File exists -- nothing changed|cannot lock $PIN_ROOT: )" "$XI_TMP/c$loser.err"; then
+    if ! grep -qE "^Error: (instance '$EDGE' \(node edge-a, config $CFG\) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0 and the metadata guard on 2 interfaces: File exists -- nothing changed|cannot lock $PIN_ROOT: )" "$XI_TMP/c$loser.err"; then
         cat "$XI_TMP/c$loser.err" >&2
         fail "the losing attach did not say why"
     fi
     pass "the other failed cleanly: $(head -c 90 "$XI_TMP/c$loser.err")..."
     status_json "$EDGE" "$XI_TMP/conc.json"
-    expect_attachments "$XI_TMP/conc.json" "one complete set" "$EXPECT_EDGE"
+    # pub0peer, the veth's other end, is in the edge's namespace too: guarded like pub0.
+    expect_attachments "$XI_TMP/conc.json" "one complete set" "${EXPECT_EDGE%%wg0 *}pub0peer tc/egress $TC_METHOD - - xi_guard_out_l2 true
+pub0peer tc/ingress $TC_METHOD - - xi_guard_in_l2 true
+wg0 ${EXPECT_EDGE#*wg0 }"
     kernel_agrees edge "$XI_TMP/conc.json"
     detach_clean edge "$EDGE" pub0 wg0
 }
@@ -82,9 +85,13 @@ test_interface_deleted() {
     done
     json_check "$f" "state degraded (status from a second process)" "j['state']=='degraded'"
     expect_attachments "$f" "pub0 hooks not attached, wg0 hooks still attached" \
-        "pub0 tc/egress $TC_METHOD - - xi_tc_pub_out false
+        "pub0 tc/egress $TC_METHOD - - xi_guard_out_l2 false
+pub0 tc/egress $TC_METHOD - - xi_tc_pub_out false
+pub0 tc/ingress $TC_METHOD - - xi_guard_in_l2 false
 pub0 tc/ingress $TC_METHOD - $AUTO_HANDOFF xi_tc_pub_in false
 pub0 xdp/ingress xdp native $AUTO_HANDOFF xi_xdp_public false
+pub0peer tc/egress $TC_METHOD - - xi_guard_out_l2 false
+pub0peer tc/ingress $TC_METHOD - - xi_guard_in_l2 false
 wg0 tc/egress $TC_METHOD - - xi_mesh_out_l3 true
 wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
     xrun "$XI_BIN" status --instance "$EDGE"
@@ -96,6 +103,11 @@ wg0 tc/ingress $TC_METHOD - - xi_mesh_in_l3 true"
         fail "expected 3 attachments marked NOT ATTACHED"
     }
     pass "plain status marks the 3 pub0 hooks NOT ATTACHED"
+    [ "$(grep -c ' (interface gone)$' "$XI_TMP/out")" = 4 ] || {
+        show_output
+        fail "expected the metadata guard's 4 hooks on pub0 and its peer marked (interface gone)"
+    }
+    pass "and the metadata guard's 4 (pub0 and its veth peer) as gone with their interfaces"
     xrun "$XI_BIN" detach --instance "$EDGE"
     expect_rc 0 "detach the degraded instance"
     no_residue edge "$EDGE" "$objs" wg0

@@ -57,7 +57,7 @@ test_attach_and_status() {
     local links="'link_xdp_pub0'" # clsact filters have no link to pin
     if [ "$TC_METHOD" = tcx ]; then
         links+=",'link_tcx_egress_pub0','link_tcx_ingress_pub0','link_tcx_egress_wg0'"
-        links+=",'link_tcx_ingress_wg0'"
+        links+=",'link_tcx_ingress_wg0','link_tcx_guard_egress_pub0','link_tcx_guard_ingress_pub0'"
     fi
     json_check "$f" "edge: every link pinned under the instance directory by hook and interface" \
         "sorted(a['pin'] for a in j['attachments'] if 'pin' in a)
@@ -65,10 +65,10 @@ test_attach_and_status() {
     kernel_agrees edge "$f"
 
     status_json "$BACK" "$XI_TMP/back.json"
-    expect_attachments "$XI_TMP/back.json" "backend: only wg0, L3 entries" "$EXPECT_BACK"
+    expect_attachments "$XI_TMP/back.json" "backend: wg0 (L3 entries), the guard on its underlay up0" "$EXPECT_BACK"
     kernel_agrees back "$XI_TMP/back.json"
     status_json "$L2" "$XI_TMP/l2.json"
-    expect_attachments "$XI_TMP/l2.json" "backend on a veth mesh: L2 entries" "$EXPECT_L2"
+    expect_attachments "$XI_TMP/l2.json" "backend on a veth mesh: L2 entries, the guard on the peer mesh0p" "$EXPECT_L2"
     kernel_agrees l2 "$XI_TMP/l2.json"
 
     # Plain status of all instances (others' instances may be listed too: this host is shared).
@@ -121,7 +121,7 @@ test_double_attach() {
     pins=$(ls "$PIN_ROOT/$EDGE")
     xrun "$XI_BIN" attach --netns "$(ns edge)" --instance "$EDGE" --node edge-a --config "$CFG"
     expect_rc 1 "second attach of $EDGE"
-    expect_line err "Error: instance '$EDGE' (node edge-a, config $CFG) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0: File exists -- nothing changed; use \`reload\` to apply a new config, \`attach --replace\` to upgrade the programs, or \`detach\` first"
+    expect_line err "Error: instance '$EDGE' (node edge-a, config $CFG) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0 and the metadata guard on 1 interface: File exists -- nothing changed; use \`reload\` to apply a new config, \`attach --replace\` to upgrade the programs, or \`detach\` first"
     expect_empty out
     status_json "$EDGE" "$after"
     json_check "$after" "same programs, links and generation as before" \

@@ -50,7 +50,7 @@ test_broken_copies() {
     broken yaml-syntax "version: 1" $'version: 1\n\tlabel: x' $'\tlabel' \
         "a tab in the indentation: YAML indents with spaces only"
     broken unknown-key "    mesh_ipv4: 10.201.0.11" $'    mesh_ipv4: 10.201.0.11\n    mesh_ip: 10.201.0.12' \
-        "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)"
+        "mesh_ip:" "unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, state, weight)"
     broken bad-prefix "backends: [10.201.0.0/24]" "backends: [10.201.0.0/33]" "10.201.0.0/33" \
         "identity 'backends': prefix length '33' is not in 0..32"
     local first
@@ -77,7 +77,7 @@ test_every_error_reported() {
         $'    mesh_ipv4: 10.201.0.11\n    mesh_ip: 10.201.0.12'
     xrun "$XI_BIN" validate "$two"
     expect_rc 1 "a file with two errors"
-    expect_line err "$two:$(pos_of "$two" mesh_ip:): unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, weight)"
+    expect_line err "$two:$(pos_of "$two" mesh_ip:): unknown key 'mesh_ip' in node (known: mesh_interface, mesh_ipv4, mesh_ipv6, mesh_mtu, name, public_interface, state, weight)"
     expect_line err "$two:$(pos_of "$two" "10.201.0.0/33"): identity 'backends': prefix length '33' is not in 0..32"
     [ "$(wc -l <"$XI_TMP/err")" = 2 ] || fail "expected exactly 2 errors: $(cat "$XI_TMP/err")"
 
