@@ -10,6 +10,7 @@
  */
 #include "lib/common.h"
 #include "lib/encap.h"
+#include "lib/second_chance.h"
 #include "lib/stats.h"
 #include "lib/steer.h"
 
@@ -44,7 +45,7 @@ static __always_inline int xi_mark_of(struct __sk_buff *skb, __u32 *gen, __u32 *
  * copies; not a loop either, which 6.1's verifier refuses right after a helper call).
  */
 static __noinline __u32 xi_decide_linear(struct __sk_buff *skb, struct xi_pkt *p, struct xi_gen *g,
-                                         __u32 *owner)
+                                         __u32 *owner, __u32 *prev)
 {
     void *data = (void *)(long)skb->data;
     void *end = (void *)(long)skb->data_end;
@@ -55,12 +56,12 @@ static __noinline __u32 xi_decide_linear(struct __sk_buff *skb, struct xi_pkt *p
     r = xi_parse_eth_tags(data, end, XI_MAX_VLAN - !!skb->vlan_present, &l3_off, &proto);
     if (r)
         return r;
-    return xi_steer_decide(data, end, l3_off, proto, p, g, owner);
+    return xi_steer_decide(data, end, l3_off, proto, p, g, owner, prev);
 }
 
 /* No usable mark: the whole decision (bpf/lib/steer.h). Returns the reason to count. */
 static __always_inline __u32 xi_pub_in_decide(struct __sk_buff *skb, struct xi_pkt *p,
-                                              struct xi_gen *g, __u32 *owner)
+                                              struct xi_gen *g, __u32 *owner, __u32 *prev)
 {
     __u32 r;
 
@@ -68,11 +69,11 @@ static __always_inline __u32 xi_pub_in_decide(struct __sk_buff *skb, struct xi_p
      * as a zero-extended scalar, which the verifier no longer knows as a packet pointer. */
     asm volatile("" ::: "memory");
     xi_pull_headers(skb);
-    r = xi_decide_linear(skb, p, g, owner);
+    r = xi_decide_linear(skb, p, g, owner, prev);
     /* Headers beyond the first XI_PULL_HDR_LEN bytes (long IPv6 chains): pull, once more. */
     if (r == XI_R_DROP_TRUNCATED && xi_pull_more(skb)) {
         __builtin_memset(p, 0, sizeof(*p));
-        r = xi_decide_linear(skb, p, g, owner);
+        r = xi_decide_linear(skb, p, g, owner, prev);
     }
     return r;
 }
@@ -83,15 +84,24 @@ int xi_tc_pub_in(struct __sk_buff *skb)
     struct xi_pkt p = {};
     struct xi_gen g = {};
     const struct xi_pkt *parsed = NULL;
-    __u32 gen = 0, owner = XI_NODE_NONE, r;
-    int ipv6 = 0, mark = xi_mark_of(skb, &gen, &owner, &ipv6);
+    __u32 gen = 0, owner = XI_NODE_NONE, prev = XI_NODE_NONE, r;
+    int ipv6 = 0, sc = 0, mark = xi_mark_of(skb, &gen, &owner, &ipv6);
 
     if (!mark)
         return xi_pub_in_verdict(XI_TC_NEXT, XI_R_XDP_DECIDED);
     if (mark < 0) {
-        r = xi_pub_in_decide(skb, &p, &g, &owner);
+        r = xi_pub_in_decide(skb, &p, &g, &owner, &prev);
         if (r >= XI_DROP_BASE)
             return xi_pub_in_verdict(TC_ACT_SHOT, r);
+        if (owner == XI_NODE_NONE && prev != XI_NODE_NONE) {
+            /* Ours by the table, but the slot moved: is the flow here, or still there? Counted
+             * instead of local / forward. */
+            if (xi_sc_local(skb, &p))
+                return xi_pub_in_verdict(XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
+            r = XI_R_SECOND_CHANCE_OUT;
+            owner = prev;
+            sc = 1;
+        }
         xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
         if (owner == XI_NODE_NONE)
             return XI_TC_NEXT;
@@ -100,7 +110,7 @@ int xi_tc_pub_in(struct __sk_buff *skb)
         parsed = &p;
     }
     /* One call site for both: the encapsulation is the other half of the program. */
-    return xi_encap_redirect(skb, gen, owner, ipv6, parsed);
+    return xi_encap_redirect(skb, gen, owner, ipv6, parsed, sc);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

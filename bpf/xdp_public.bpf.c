@@ -58,7 +58,7 @@ int xi_xdp_public(struct xdp_md *ctx)
     void *end = (void *)(long)ctx->data_end;
     struct xi_pkt p = {};
     struct xi_gen g = {};
-    __u32 l3_off, owner, r;
+    __u32 l3_off, owner, prev, r;
     __be16 proto;
     int err;
 
@@ -73,11 +73,15 @@ int xi_xdp_public(struct xdp_md *ctx)
         return xi_verdict(XDP_PASS, XI_R_TC_DECIDES);
     }
 
-    r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner);
+    r = xi_steer_decide(data, end, l3_off, proto, &p, &g, &owner, &prev);
     if (r >= XI_DROP_BASE)
         return xi_verdict(XDP_DROP, r);
     if (r == XI_R_PASS_NOT_IP) /* TC tells non-IP apart as fast as it reads a mark */
         return xi_verdict(XDP_PASS, r);
+    /* A moved slot's flow may belong to its previous owner: only TC can ask the socket table
+     * (lib/second_chance.h). */
+    if (owner == XI_NODE_NONE && prev != XI_NODE_NONE)
+        return xi_verdict(XDP_PASS, XI_R_TC_DECIDES);
     if (owner == XI_NODE_NONE) {
         /* Constant for every packet that stays, so GRO still merges them. */
         if (xi_mark(ctx, XI_META_PASS, 0, 0, 0))

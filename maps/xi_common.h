@@ -39,6 +39,12 @@
 #define XI_MAGLEV_DEFAULT_SIZE 65537
 #define XI_MAGLEV_MAX_SIZE 1048573 /* largest prime below 2^20 */
 
+/* The second-chance marker in a steering packet's outer header (issue #13, bpf/lib/encap.h):
+ * IPv4 ID bit 15, IPv6 flow label bit 19 (header byte 1, bit 3). A wire contract between
+ * edges: never change it. */
+#define XI_ENCAP_ID_SECOND_CHANCE 0x8000
+#define XI_ENCAP_FLOW_SECOND_CHANCE 0x08
+
 #define XI_ROLE_WORLD 0
 #define XI_ROLE_ANY 0xffff
 #define XI_NODE_NONE 0xffff

@@ -47,6 +47,12 @@
       "tunnel whose inner packet is bound for a metadata address: counted, not dropped (count)")   \
     X(26, PASS_VLAN_DEPTH, "pass_vlan_depth",                                                      \
       "more VLAN tags than a mesh hook inspects: passed unchecked (unparsed: pass)")               \
+    X(28, SECOND_CHANCE_OUT, "second_chance_out",                                                  \
+      "moved slot, no socket here for the flow: sent once to the slot's previous owner")           \
+    X(29, SECOND_CHANCE_IN, "second_chance_in",                                                    \
+      "a second chance from the new owner: delivered here, never forwarded again")                 \
+    X(30, SECOND_CHANCE_HELD, "second_chance_held",                                                \
+      "moved slot, the flow's socket (or a new flow) is here: delivered locally")                  \
     X(27, GUARD_METADATA_SEEN, "guard_metadata_seen",                                              \
       "came in through the mesh, now bound for a metadata address: counted, passed (guard count)") \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \

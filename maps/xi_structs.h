@@ -93,7 +93,10 @@ struct xi_gen_config {
     __u32 events_per_sec; /* event budget refill rate per CPU and bucket (deny, steer) */
     __u32 events_burst;
     __u32 vip_salt; /* bucket salt of xi_vip_slots in this generation */
-    __u32 pad1;
+    /* Until when (CLOCK_BOOTTIME >> 30, about seconds) this generation's previous owners give
+     * flows a second chance (fleet.drain_timeout from the step's first publication); 0: no
+     * limit. Zero (pad) in releases before second chance. */
+    __u32 second_chance_until;
     /* UDP destination ports whose payload is VXLAN / Geneve (0: unused). In what releases
      * before tunnel inspection kept reserved (zero), so the value keeps its size. */
     __be16 vxlan_ports[XI_TUNNEL_PORTS];

@@ -89,12 +89,72 @@ static __always_inline int xi_fit_datagram(struct __sk_buff *skb, const struct x
 }
 
 /*
+ * The outer header at off (after the Ethernet header; 0 on an L3 mesh device), from this edge to
+ * peer, for the datagram pp describes. sc: a second chance (second_chance.h), marked so the
+ * receiving edge delivers it and never forwards it again: IPv4 ID bit 15 (our IDs are 0, and a
+ * GSO split of the outer header counts up from there), IPv6 flow label bit 19 (ours are 0).
+ */
+static __always_inline int xi_write_outer(struct __sk_buff *skb, __u32 off, int ipv6,
+                                          const struct xi_pkt *pp, const struct xi_node *self,
+                                          const struct xi_node *peer, int sc)
+{
+    /* BPF_F_RECOMPUTE_CSUM: adjust_room inserted zeros, which leave a CHECKSUM_COMPLETE skb's
+     * csum as it was; the header written over them must be added to it. wg0 and NICs ignore
+     * skb->csum on transmit, but a mesh device that hands the skb to a local receiver (a veth
+     * into a namespace) would pass on a stale sum ("hw csum failure" after the decap there). */
+    if (ipv6) {
+        struct ipv6hdr o = {};
+
+        o.version = 6;
+        o.priority = pp->tos >> 4;
+        o.flow_lbl[0] = (pp->tos & 0x0f) << 4 | (sc ? XI_ENCAP_FLOW_SECOND_CHANCE : 0);
+        o.payload_len = bpf_htons(pp->l3_len);
+        o.nexthdr = IPPROTO_IPV6;
+        o.hop_limit = pp->ttl;
+        __builtin_memcpy(&o.saddr, &self->mesh6, sizeof(o.saddr));
+        __builtin_memcpy(&o.daddr, &peer->mesh6, sizeof(o.daddr));
+        return bpf_skb_store_bytes(skb, off, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
+    } else {
+        struct iphdr o = {};
+
+        o.version = 4;
+        o.ihl = 5;
+        o.tos = pp->tos;
+        o.tot_len = bpf_htons(pp->l3_len + sizeof(o));
+        o.id = sc ? bpf_htons(XI_ENCAP_ID_SECOND_CHANCE) : 0;
+        o.frag_off = bpf_htons(0x4000); /* DF: an oversize packet is dropped above, never split */
+        o.ttl = pp->ttl;
+        o.protocol = IPPROTO_IPIP;
+        o.saddr = self->mesh4;
+        o.daddr = peer->mesh4;
+        o.check = xi_ipv4_csum(&o);
+        return bpf_skb_store_bytes(skb, off, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
+    }
+}
+
+/*
+ * Whether the outer header of steering traffic (outer: as parsed) carries the second-chance
+ * marker. 0 when it cannot be read.
+ */
+static __always_inline int xi_outer_second_chance(struct __sk_buff *skb, const struct xi_pkt *outer)
+{
+    void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+    __u8 *h = data + outer->l3_off;
+
+    if (outer->l3_off > XI_MAX_HDR_OFF || (void *)(h + 8) > end)
+        return 0;
+    if (outer->family == 4)
+        return (h[4] & (XI_ENCAP_ID_SECOND_CHANCE >> 8)) != 0; /* ID, high byte */
+    return (h[1] & XI_ENCAP_FLOW_SECOND_CHANCE) != 0;          /* flow label, top bits */
+}
+
+/*
  * Encapsulate the Ethernet frame in skb for the owning edge and redirect it into the mesh
  * interface. parsed: the packet as the caller parsed it (TC's own decision), or NULL (an XDP
- * mark: parse here). Returns the TC verdict.
+ * mark: parse here). sc: a second chance (marked, see xi_write_outer). Returns the TC verdict.
  */
 static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_slot, __u32 owner,
-                                             int ipv6, const struct xi_pkt *parsed)
+                                             int ipv6, const struct xi_pkt *parsed, int sc)
 {
     struct xi_gen_config *cfg = bpf_map_lookup_elem(&xi_gen_config, &gen_slot);
     __u16 need = ipv6 ? XI_NODE_F_HAS6 : XI_NODE_F_HAS4;
@@ -141,37 +201,7 @@ static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_sl
     if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags))
         return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
 
-    /* BPF_F_RECOMPUTE_CSUM: adjust_room inserted zeros, which leave a CHECKSUM_COMPLETE skb's
-     * csum as it was; the header written over them must be added to it. wg0 and NICs ignore
-     * skb->csum on transmit, but a mesh device that hands the skb to a local receiver (a veth
-     * into a namespace) would pass on a stale sum ("hw csum failure" after the decap there). */
-    if (ipv6) {
-        struct ipv6hdr o = {};
-
-        o.version = 6;
-        o.priority = pp->tos >> 4;
-        o.flow_lbl[0] = (pp->tos & 0x0f) << 4;
-        o.payload_len = bpf_htons(pp->l3_len);
-        o.nexthdr = IPPROTO_IPV6;
-        o.hop_limit = pp->ttl;
-        __builtin_memcpy(&o.saddr, &self->mesh6, sizeof(o.saddr));
-        __builtin_memcpy(&o.daddr, &peer->mesh6, sizeof(o.daddr));
-        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
-    } else {
-        struct iphdr o = {};
-
-        o.version = 4;
-        o.ihl = 5;
-        o.tos = pp->tos;
-        o.tot_len = bpf_htons(pp->l3_len + sizeof(o));
-        o.frag_off = bpf_htons(0x4000); /* DF: an oversize packet is dropped above, never split */
-        o.ttl = pp->ttl;
-        o.protocol = IPPROTO_IPIP;
-        o.saddr = self->mesh4;
-        o.daddr = peer->mesh4;
-        o.check = xi_ipv4_csum(&o);
-        err = bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), BPF_F_RECOMPUTE_CSUM);
-    }
+    err = xi_write_outer(skb, ETH_HLEN, ipv6, pp, self, peer, sc);
     if (err)
         return xi_encap_fail(XI_R_DROP_ENCAP_FAILED);
 

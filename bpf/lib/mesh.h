@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "parse.h"
 #include "pull.h"
+#include "second_chance.h"
 #include "stats.h"
 #include "steer.h"
 #include "tunnel.h"
@@ -42,6 +43,38 @@ static __always_inline int xi_is_steering(const struct xi_pkt *p)
 }
 
 /*
+ * A steered packet whose flow this edge does not hold (second_chance.h): wrapped again, marked,
+ * for the slot's previous owner, and sent back into the mesh. Right after our own decap, so the
+ * packet fits the mesh as it came.
+ */
+static __always_inline int xi_mesh_second_chance(struct __sk_buff *skb, int l2,
+                                                 const struct xi_gen *g, const struct xi_pkt *p,
+                                                 __u32 prev)
+{
+    const __u32 hook = XI_HOOK_TC_MESH_INGRESS;
+    const int ipv6 = p->family == 6;
+    __u16 need = ipv6 ? XI_NODE_F_HAS6 : XI_NODE_F_HAS4;
+    struct xi_node *self = xi_node_get(g->slot, g->cfg->self_node);
+    struct xi_node *peer = xi_node_get(g->slot, prev);
+    __u32 overhead = ipv6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+    __u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO |
+                  (ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4);
+
+    if (!self || !peer || !(peer->flags & XI_NODE_F_EDGE) || !(peer->flags & need) ||
+        !(self->flags & need))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NOT_ENCAP_TARGET);
+    if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags) ||
+        xi_write_outer(skb, l2 ? ETH_HLEN : 0, ipv6, p, self, peer, 1))
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_ENCAP_FAILED);
+    xi_count_node(prev, XI_NODE_FWD_PACKETS, p->l3_len + overhead);
+    xi_event(XI_EV_BUCKET_STEER, hook, XI_R_SECOND_CHANCE_OUT, p, XI_ROLE_WORLD, XI_ROLE_WORLD,
+             0xffff, prev, XI_EV_F_STEERED);
+    if (bpf_redirect(g->cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
+        return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_REDIRECT_FAILED);
+    return xi_mesh_verdict(hook, TC_ACT_REDIRECT, XI_R_SECOND_CHANCE_OUT);
+}
+
+/*
  * Steering traffic from a sibling: the outer source must be an edge of the fleet. After the
  * outer header is gone, the client's packet may only go to a VIP of this node (and is never a
  * metadata service): a compromised edge cannot use the tunnel to reach anything else.
@@ -54,12 +87,13 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     struct xi_ident *dst;
     struct xi_pkt inner = {};
     __u64 hash;
-    __u32 node;
-    int r;
+    __u32 node, prev;
+    int r, sc_in;
 
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
         return xi_mesh_deny(hook, XI_R_DROP_DECAP_UNKNOWN, outer, XI_NODE_NONE, 0);
     node = sender->node;
+    sc_in = xi_outer_second_chance(skb, outer); /* read before the outer header goes */
     {
         /* The inner header must be there before the outer one goes. */
         void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -82,9 +116,19 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     dst = xi_ident_lookup(g->slot, &inner.dst);
     if (dst && (dst->flags & XI_IDENT_F_METADATA) && (g->cfg->flags & XI_CFG_METADATA_BLOCK))
         return xi_mesh_deny(hook, XI_R_DROP_METADATA, &inner, node, XI_EV_F_STEERED);
-    if (xi_vip_classify(g, &inner, &hash) == XI_R_PASS_NOT_VIP)
+    r = xi_vip_classify(g, &inner, &hash);
+    if (r == XI_R_PASS_NOT_VIP)
         return xi_mesh_deny(hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
     xi_count_node(node, XI_NODE_DECAP_PACKETS, outer->l3_len); /* as on the forward side */
+    /* A second chance already: delivered here whatever we hold, never sent on again. */
+    if (sc_in)
+        return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_IN);
+    if (r == XI_R_LOCAL && xi_owner(g, hash, &prev) == g->cfg->self_node && prev != XI_NODE_NONE &&
+        prev != g->cfg->self_node) {
+        if (!xi_sc_local(skb, &inner))
+            return xi_mesh_second_chance(skb, l2, g, &inner, prev);
+        return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
+    }
     xi_event(XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff,
              node, XI_EV_F_STEERED);
     return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_DECAP);

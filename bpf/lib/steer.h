@@ -100,15 +100,19 @@ static __always_inline int xi_vip_classify(const struct xi_gen *g, const struct 
     return XI_R_LOCAL;
 }
 
-/* Owner (node slot) of a flow hash in generation g, or XI_NODE_NONE. */
-static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
+/*
+ * Owner (node slot) of a flow hash in generation g, or XI_NODE_NONE; *prev: the slot's
+ * previous owner while the fleet change that moved it gives second chances, else XI_NODE_NONE.
+ */
+static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash, __u32 *prev)
 {
     __u32 gen_slot = g->slot;
     void *table = bpf_map_lookup_elem(&xi_maglev, &gen_slot);
-    __u32 size = g->cfg->table_size;
+    __u32 size = g->cfg->table_size, until = g->cfg->second_chance_until;
     __u32 slot, owner;
     __u32 *e;
 
+    *prev = XI_NODE_NONE;
     if (!table || !size)
         return XI_NODE_NONE;
     slot = xi_maglev_slot(hash, size);
@@ -116,7 +120,11 @@ static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
     if (!e)
         return XI_NODE_NONE;
     owner = XI_MAGLEV_OWNER(*e);
-    return owner < XI_MAX_NODES ? owner : XI_NODE_NONE;
+    if (owner >= XI_MAX_NODES)
+        return XI_NODE_NONE;
+    if (*e >> 16 && (!until || (bpf_ktime_get_boot_ns() >> 30) <= until))
+        *prev = XI_MAGLEV_PREV(*e) < XI_MAX_NODES ? XI_MAGLEV_PREV(*e) : XI_NODE_NONE;
+    return owner;
 }
 
 /*
@@ -128,13 +136,15 @@ static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash)
  * *owner is the sibling edge to send the packet to, XI_NODE_NONE when it stays here.
  */
 static __always_inline __u32 xi_steer_decide(void *data, void *end, __u32 l3_off, __be16 proto,
-                                             struct xi_pkt *p, struct xi_gen *g, __u32 *owner)
+                                             struct xi_pkt *p, struct xi_gen *g, __u32 *owner,
+                                             __u32 *prev)
 {
     __u64 hash = 0;
     __u32 o;
     int r;
 
     *owner = XI_NODE_NONE;
+    *prev = XI_NODE_NONE;
     r = xi_parse_l3(data, end, l3_off, proto, p);
     if (r == XI_R_DROP_EXTHDR)
         return XI_R_PASS_EXTHDR; /* longer than we walk: the stack decides, never us */
@@ -150,11 +160,17 @@ static __always_inline __u32 xi_steer_decide(void *data, void *end, __u32 l3_off
     r = xi_vip_classify(g, p, &hash);
     if (r == XI_R_PASS_NOT_VIP)
         return r;
-    o = xi_owner(g, hash);
+    o = xi_owner(g, hash, prev);
     if (o == XI_NODE_NONE)
         return XI_R_NO_TABLE;
-    if (o == g->cfg->self_node)
+    if (o == g->cfg->self_node) {
+        /* A second chance is for a TCP or UDP flow (not an ICMP error, not a fragment) whose
+         * slot another edge held before: the caller asks whether the flow is ours. */
+        if (r != XI_R_LOCAL || *prev == o)
+            *prev = XI_NODE_NONE;
         return r;
+    }
+    *prev = XI_NODE_NONE;
     *owner = o;
     return r == XI_R_LOCAL ? XI_R_FORWARD : r;
 }

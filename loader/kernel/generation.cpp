@@ -1,9 +1,42 @@
 #include "generation.h"
 
 #include <algorithm>
+#include <bpf/bpf.h>
+#include <ctime>
 
 namespace xi
 {
+
+namespace
+{
+
+// CLOCK_BOOTTIME in the unit the datapath compares with (bpf_ktime_get_boot_ns() >> 30).
+uint64_t boot_units()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec)) >> 30;
+}
+
+// Until when the previous owners of a fleet change give second chances: drain_timeout from the
+// first generation of this step published here; a reload of the same step (the same Maglev
+// entries as the running generation) keeps the running deadline. 0 when nothing moved.
+uint32_t second_chance_until(const GenMaps &maps, const ActiveGen &cur,
+                             const std::array<std::string, 4> &running_digests,
+                             const GenContent &gen, uint32_t drain_timeout)
+{
+    if (!gen.second_chance_slots)
+        return 0;
+    xi_gen_config running{};
+    if (cur.generation && running_digests[kTableMaglev] == gen.table_digests[kTableMaglev] &&
+        bpf_map_lookup_elem(maps.gen_config, &cur.slot, &running) == 0 &&
+        running.second_chance_until)
+        return running.second_chance_until;
+    uint64_t span = (uint64_t(drain_timeout) * 1000000000ull + (1ull << 30) - 1) >> 30;
+    return static_cast<uint32_t>(boot_units() + span);
+}
+
+} // namespace
 
 NextGeneration publish_next_generation(
     const GenMaps &maps, const Config &config, const std::string &node, uint32_t mesh_ifindex,
@@ -20,6 +53,8 @@ NextGeneration publish_next_generation(
     in.prev_rule_slots = read_catalog(maps, CatalogKind::Rule);
     NextGeneration next;
     next.gen = compile_generation(in);
+    next.gen.cfg.second_chance_until =
+        second_chance_until(maps, cur, running_digests, next.gen, config.drain_timeout);
     const GenContent &gen = next.gen;
     test_pause("compiled");
     // The catalog names the counter slots for status and metrics, and the next compile keeps

@@ -42,13 +42,13 @@ VARIANTS = {
     "steer-parse": (STEER, [("lib/steer.h", "    /* Tunnelled packets", STEER_STOP, "before")]),
     "steer-gen": (STEER, [("lib/steer.h", "    r = xi_vip_classify(g, p, &hash);\n", STEER_STOP, "before")]),
     "steer-classify": (STEER, [("lib/steer.h", "    r = xi_vip_classify(g, p, &hash);\n", STEER_STOP, "after")]),
-    "steer-owner": (STEER, [("lib/steer.h", "    o = xi_owner(g, hash);\n",
+    "steer-owner": (STEER, [("lib/steer.h", "    o = xi_owner(g, hash, prev);\n",
                              "    return XI_R_PASS_NOT_IP + (o & 0);\n", "after")]),
     # The encapsulation (bpf/lib/encap.h), step by step (dropped before the redirect).
     "pubin-nodes": (PUBIN, [("lib/encap.h", "    /* Parsed already and untagged", ENCAP_STOP, "before")]),
     "pubin-parse": (PUBIN, [("lib/encap.h", "    /* Decided: over the mesh MTU", ENCAP_STOP, "before")]),
     "pubin-fit": (PUBIN, [("lib/encap.h", "    flags |= ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6", ENCAP_STOP, "before")]),
-    "pubin-adjust": (PUBIN, [("lib/encap.h", "    if (ipv6) {\n        struct ipv6hdr o = {};\n", ENCAP_STOP, "before")]),
+    "pubin-adjust": (PUBIN, [("lib/encap.h", "    err = xi_write_outer(skb, ETH_HLEN,", ENCAP_STOP, "before")]),
     "pubin-store": (PUBIN, [("lib/encap.h", "    xi_count_node(owner, XI_NODE_FWD_PACKETS,", ENCAP_STOP, "before")]),
     "pubin-event": (PUBIN, [("lib/encap.h", "    if (bpf_redirect(cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)", ENCAP_STOP, "before")]),
     # The steering event's rate limiter: without it, on the coarse clock, without the division.
