@@ -123,11 +123,19 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     /* A second chance already: delivered here whatever we hold, never sent on again. */
     if (sc_in)
         return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_IN);
-    if (r == XI_R_LOCAL && xi_owner(g, hash, &prev) == g->cfg->self_node && prev != XI_NODE_NONE &&
-        prev != g->cfg->self_node) {
-        if (!xi_sc_local(skb, &inner))
-            return xi_mesh_second_chance(skb, l2, g, &inner, prev);
-        return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
+    /* The edge that may hold the flow instead of us: the slot's previous owner, or, when our
+     * table names another owner (the sender reloaded a fleet change before we did), that
+     * owner. Asked only then; a flow not held here gets its second chance there. */
+    if (r == XI_R_LOCAL) {
+        __u32 o = xi_owner(g, hash, &prev);
+
+        if (o != g->cfg->self_node)
+            prev = o;
+        if (prev != XI_NODE_NONE && prev != g->cfg->self_node) {
+            if (!xi_sc_local(skb, &inner))
+                return xi_mesh_second_chance(skb, l2, g, &inner, prev);
+            return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
+        }
     }
     xi_event(XI_EV_BUCKET_STEER, hook, XI_R_DECAP, &inner, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff,
              node, XI_EV_F_STEERED);

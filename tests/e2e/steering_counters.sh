@@ -40,6 +40,10 @@ for f in files:
          "tc_decides": c(j, "public/xdp/ingress", "tc_decides"),
          "xdp_decided": c(j, "public/tc/ingress", "xdp_decided"),
          "mss_clamped": c(j, "public/tc/egress", "mss_clamped"),
+         # Second chance (issue #13), public TC ingress and mesh ingress together.
+         "sc_out": c(j, "public/tc/ingress", "second_chance_out") + c(j, "mesh/tc/ingress", "second_chance_out"),
+         "sc_held": c(j, "public/tc/ingress", "second_chance_held") + c(j, "mesh/tc/ingress", "second_chance_held"),
+         "sc_in": c(j, "mesh/tc/ingress", "second_chance_in"),
          "handoff": ",".join(sorted({a["handoff"] for a in j.get("attachments", []) if "handoff" in a})),
          "drops": " ".join("%s:%s=%d" % (x["hook"], x["reason"], x["packets"])
                            for x in j["counters"] if x["drop"] and x["packets"])}
@@ -73,7 +77,7 @@ EOF
 st_status() { echo "$XI_TMP/status-$1.json"; }
 # st_c EDGE NAME: a counter loaded by st_snapshot: forward and local (decisions, XDP + TC),
 # xdp_forward, tc_forward, mark_failed, tc_decides, xdp_decided, tc_redirect, mesh_decap,
-# mss_clamped, fwd/SIBLING, decap/SIBLING (packets; 0 if none), fwd_bytes/SIBLING,
+# mss_clamped, sc_out, sc_held, sc_in (second chance), fwd/SIBLING, decap/SIBLING (packets; 0 if none), fwd_bytes/SIBLING,
 # decap_bytes/SIBLING, drops, handoff (text).
 st_c() {
     local v=${ST_C[$1/$2]:-}

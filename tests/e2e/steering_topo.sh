@@ -158,9 +158,11 @@ EOF
     done
 }
 
-# st_write_config: the one fleet file every edge attaches with.
+# st_write_config [FILE]: the one fleet file every edge attaches with ($ST_CONFIG by default);
+# ST_STATE[EDGE] / ST_WEIGHT[EDGE], when set, give an edge's state (issue #13) and weight.
+declare -gA ST_STATE=() ST_WEIGHT=()
 st_write_config() {
-    local e n
+    local e n out=${1:-$ST_CONFIG}
     {
         echo "# written by tests/e2e/steering_topo.sh: identical on every edge"
         echo "version: 1"
@@ -175,7 +177,8 @@ st_write_config() {
             echo "    mesh_interface: wg0"
             echo "    mesh_ipv4: 10.200.0.$n"
             echo "    mesh_ipv6: fd00:200::$n"
-            echo "    weight: 100"
+            echo "    weight: ${ST_WEIGHT[$e]:-100}"
+            [ -z "${ST_STATE[$e]:-}" ] || echo "    state: ${ST_STATE[$e]}"
         done
         echo "vips:"
         echo "  - name: web"
@@ -197,7 +200,7 @@ st_write_config() {
         echo "default:"
         echo "  ingress: deny"
         echo "  egress: allow"
-    } >"$ST_CONFIG"
+    } >"$out"
 }
 
 # st_attach EDGE: attach EDGE's instance; the output goes to $XI_TMP/attach-EDGE.log and
@@ -268,6 +271,8 @@ st_owner_line() {
 }
 
 # st_transfer NAME FAMILY SPORT START "EDGE..." INTERVAL CLIENT_ARGS...
+# (an entry @FUNCTION instead of an EDGE runs FUNCTION at that point, one INTERVAL after the
+# flip before it: a fleet change mid-stream)
 # Route the VIP to START, start the client (xfer.py client CLIENT_ARGS) from SPORT, and once
 # its handshake is done flip the route to each EDGE in turn, INTERVAL seconds apart. One
 # INTERVAL after the last flip the flipper tells the client to finish (--until), so every flip
@@ -308,6 +313,10 @@ st_transfer() {
         for e in "${flips[@]}"; do
             nap "$interval"
             [ -f "$done" ] && exit 0
+            if [[ $e == @* ]]; then # an event between flips: the caller's function
+                "${e#@}"
+                continue
+            fi
             st_route_cmd "$fam" "$e" >&"$rt"
             k=$((k + 1))
             echo "$e" >>"$flog"
