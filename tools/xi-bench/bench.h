@@ -326,6 +326,7 @@ int bench_xdp(const Options &o);
 int bench_tc(const Options &o);
 int bench_policy(const Options &o, size_t prefixes, size_t rules);
 int bench_tunnel(const Options &o);
+int bench_second_chance(const Options &o);
 int bench_live(const Options &o, uint32_t packets);
 int bench_rate(const Options &o, double seconds);
 int bench_bulk(const Options &o, uint32_t megabytes, double max_seconds);

@@ -43,6 +43,8 @@ int main(int argc, char **argv)
                     "LABEL=OBJECT: also measure xi_mesh_in_l2 from another tc_mesh_ingress.bpf.o");
     auto *tun = app.add_subcommand(
         "tunnels", "mesh ingress with tunnel inspection on vs off (VXLAN, GRE, plain UDP)");
+    auto *sc = app.add_subcommand(
+        "second-chance", "the owner's hot path with and without previous owners (issue #13)");
     uint32_t packets = 200000;
     auto *live = app.add_subcommand("live", "XDP -> TC with live frames, costs from bpf_stats");
     live->add_option("--packets", packets, "frames per measurement");
@@ -115,6 +117,8 @@ int main(int argc, char **argv)
             return bench_policy(o.with_repeat(100000), prefixes, rules);
         if (*tun)
             return bench_tunnel(o.with_repeat(100000));
+        if (*sc)
+            return bench_second_chance(o.with_repeat(100000).with_fresh(20000));
         if (*live)
             return bench_live(o, packets);
         if (*rate)
