@@ -15,7 +15,8 @@
 # Asserted (drain, join): the transfer completes, sha256 equal on both ends, no reset; only the
 # flow's original owner served it; second chances were sent (by the new owner) and received (by
 # the original owner), which never sent one on (no loops); no edge dropped anything; a new
-# connection made after the change succeeds and lands on the new owner.
+# connection made after the change succeeds and lands on the new owner; a draining edge's
+# `health` says draining and exits 1 (withdraw its route), the others' 0.
 #
 # Topology and helpers: steering_topo.sh (ST_EDGES set to four edges). Root (exit 77 without
 # CAP_BPF/CAP_NET_ADMIN). ~20-30 s here.
@@ -157,6 +158,15 @@ for e in "${ST_EDGES[@]}"; do
     [ -z "$(st_c "$e" drops)" ] || fail "$e dropped packets: $(st_c "$e" drops)"
 done
 pass "no edge dropped a packet"
+
+if [ "$VARIANT" = drain ]; then
+    # The BGP health check withdraws the draining edge's route; the others stay announced.
+    xrun "$XI_BIN" --json health --instance "$(st_inst "$OWNER")"
+    expect_rc 1 "health of the draining $OWNER"
+    json_check "$XI_TMP/out" "$OWNER reports draining" "j['status']=='draining'"
+    xrun "$XI_BIN" health --instance "$(st_inst "$NEW")"
+    expect_rc 0 "health of $NEW"
+fi
 
 # A new connection after the change: the new table decides, second chance or not.
 ST_CONFIG=$AFTER # what every edge runs now
