@@ -14,8 +14,10 @@
  * out here; no socket at all is not ours. Measured on 6.1 and 6.18
  * (../shared/recipes/second-chance.md).
  *
- * UDP is not checked yet: a UDP packet of a moved slot is delivered to the new owner, as before
- * second chance.
+ * UDP, by bpf_sk_lookup_udp: a connected socket of the flow's 4-tuple is the flow's; an
+ * unconnected one (a server bound to the VIP) serves every flow, old or new, so it proves
+ * nothing, and the flow goes to the previous owner: until the step's second chances end
+ * (drain_timeout), the previous owner serves every UDP flow of a moved slot (docs/steering.md).
  */
 #ifndef XI_BPF_SECOND_CHANCE_H
 #define XI_BPF_SECOND_CHANCE_H
@@ -31,7 +33,7 @@ static __always_inline int xi_sc_local(struct __sk_buff *skb, const struct xi_pk
     __u32 tlen, state;
     int ours;
 
-    if (p->proto != IPPROTO_TCP)
+    if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
         return 1;
     if (p->family == 4) {
         t.ipv4.saddr = p->src.w[3];
@@ -45,6 +47,14 @@ static __always_inline int xi_sc_local(struct __sk_buff *skb, const struct xi_pk
         t.ipv6.sport = p->sport;
         t.ipv6.dport = p->dport;
         tlen = sizeof(t.ipv6);
+    }
+    if (p->proto == IPPROTO_UDP) {
+        sk = bpf_sk_lookup_udp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+        if (!sk)
+            return 0;
+        ours = sk->state == BPF_TCP_ESTABLISHED; /* connected to this very peer */
+        bpf_sk_release(sk);
+        return ours;
     }
     sk = bpf_skc_lookup_tcp(skb, &t, tlen, BPF_F_CURRENT_NETNS, 0);
     if (!sk)

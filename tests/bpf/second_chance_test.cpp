@@ -49,6 +49,10 @@ std::string step_config()
     address: 2001:db8::10
     protocol: tcp
     ports: [8443, 8444]
+  - name: dns4
+    address: 198.51.100.10
+    protocol: udp
+    ports: [8443]
 identities:
   edges: [10.200.0.0/24, fd00:200::/64]
   apps: [10.201.0.0/24, fd00:201::/64]
@@ -129,7 +133,7 @@ protected:
     const char *vip(bool v6) const { return v6 ? "2001:db8::10" : "198.51.100.10"; }
 
     // The Maglev entry of the client's flow to the VIP, as the datapath finds it.
-    uint32_t entry_of(bool v6, uint16_t sport, uint16_t dport) const
+    uint32_t entry_of(bool v6, uint16_t sport, uint16_t dport, uint8_t proto = IPPROTO_TCP) const
     {
         const GenContent &g = fx_->gen();
         FlowTuple t;
@@ -137,15 +141,16 @@ protected:
         t.dst = *IpAddr::parse(vip(v6));
         t.sport = sport;
         t.dport = dport;
-        t.proto = IPPROTO_TCP;
+        t.proto = proto;
         return g.maglev[xi_maglev_slot(flow_hash(t, g.cfg.seed), g.cfg.table_size)];
     }
     // Client ports whose flow to the VIP edge-a owns, with (or without) a previous owner.
-    uint16_t port_where(bool v6, uint16_t dport, bool moved, uint16_t from = 20000)
+    uint16_t port_where(bool v6, uint16_t dport, bool moved, uint16_t from = 20000,
+                        uint8_t proto = IPPROTO_TCP)
     {
         const uint16_t self = fx_->node_slot("edge-a");
         for (uint32_t sport = from; sport < 60000; sport++) {
-            uint32_t e = entry_of(v6, static_cast<uint16_t>(sport), dport);
+            uint32_t e = entry_of(v6, static_cast<uint16_t>(sport), dport, proto);
             bool has_prev = XI_MAGLEV_PREV(e) != XI_NODE_NONE;
             if (XI_MAGLEV_OWNER(e) == self && has_prev == moved)
                 return static_cast<uint16_t>(sport);
@@ -242,6 +247,53 @@ TEST_F(SecondChance, EstablishedFlowStaysNoSocketGoesToThePreviousOwnerOnce)
             expect_marked_for_prev(r, v6, closed, kClosed);
         }
     }
+}
+
+TEST_F(SecondChance, UdpStaysOnlyWithASocketConnectedToThePeer)
+{
+    const uint16_t a = port_where(false, kListened, true, 20000, IPPROTO_UDP);
+    const uint16_t b = port_where(false, kListened, true, a + 1, IPPROTO_UDP);
+    auto dgram = [&](uint16_t sport) {
+        return Packet()
+            .eth()
+            .ipv4(client(false), vip(false))
+            .udp(sport, kListened)
+            .payload(32)
+            .build();
+    };
+    RunResult r;
+    // No socket at all: the previous owner's.
+    auto d = pub_in(dgram(a), &r);
+    EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
+    // A server bound to the VIP, unconnected: it would serve any flow, so it proves nothing.
+    Fd srv(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(kListened);
+    inet_pton(AF_INET, vip(false), &sa.sin_addr);
+    int one = 1; // both sockets on VIP:port, as a server and its per-client sockets do
+    setsockopt(srv.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ASSERT_EQ(bind(srv.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)), 0) << strerror(errno);
+    d = pub_in(dgram(a), &r);
+    EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
+    EXPECT_EQ(d, (Counters{{{kPubIn, XI_R_SECOND_CHANCE_OUT}, 1}, {{kPubIn, XI_R_REDIRECT}, 1}}))
+        << describe(d);
+    // A socket connected to this very peer (a UDP service that connects per client): here.
+    Fd conn(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    setsockopt(conn.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ASSERT_EQ(bind(conn.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa)), 0)
+        << strerror(errno);
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(a);
+    inet_pton(AF_INET, client(false), &peer.sin_addr);
+    ASSERT_EQ(connect(conn.get(), reinterpret_cast<sockaddr *>(&peer), sizeof(peer)), 0);
+    d = pub_in(dgram(a), &r);
+    EXPECT_EQ(r.retval, TC_ACT_UNSPEC);
+    EXPECT_EQ(d, (Counters{{{kPubIn, XI_R_SECOND_CHANCE_HELD}, 1}})) << describe(d);
+    // ... and only for that peer.
+    d = pub_in(dgram(b), &r);
+    EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
 }
 
 TEST_F(SecondChance, TimeWaitOnTheServerSideIsStillTheFlows)
