@@ -19,6 +19,7 @@
 
 #include "datapath_fixture.h"
 #include "fleet_yaml.h"
+#include "handoff_modes.h"
 #include "netns_command.h"
 #include "owner.h"
 #include "packet.h"
@@ -294,6 +295,26 @@ TEST_F(SecondChance, UdpStaysOnlyWithASocketConnectedToThePeer)
     // ... and only for that peer.
     d = pub_in(dgram(b), &r);
     EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
+}
+
+TEST_F(SecondChance, XdpLeavesMovedSlotsToTc)
+{
+    bool runnable = false;
+    for (const auto &m : handoff_modes())
+        runnable = runnable || m.xdp_decides();
+    if (!runnable)
+        GTEST_SKIP() << "this kernel cannot run the xdp-mark hand-off (no bpf_xdp_adjust_meta)";
+    in_ns_.reset(); // the fixture pins from the test's own namespace
+    DatapathFixture marking(step_config(), "edge-a",
+                            {.mesh = false, .handoff = XI_HANDOFF_XDP_MARK});
+    in_ns_ = std::make_unique<ScopedNetns>(netns_);
+    const uint16_t moved = port_where(false, kClosed, true);
+    auto before = marking.counters();
+    auto r = marking.run_xdp(seg(false, moved, kClosed).ack().build());
+    auto d = marking.counters() - before;
+    EXPECT_EQ(r.retval, XDP_PASS);
+    EXPECT_TRUE(r.meta.empty()) << "no mark: TC asks the socket table";
+    EXPECT_EQ(d, (Counters{{{XI_HOOK_XDP_PUBLIC, XI_R_TC_DECIDES}, 1}})) << describe(d);
 }
 
 TEST_F(SecondChance, TimeWaitOnTheServerSideIsStillTheFlows)
