@@ -1,6 +1,8 @@
 #include "status.h"
 
+#include <algorithm>
 #include <bpf/bpf.h>
+#include <ctime>
 #include <sstream>
 #include <unistd.h>
 
@@ -115,6 +117,18 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
     auto maps = GenMaps::open_pinned(dir);
     auto active = read_active(maps);
     j["generation"] = {{"number", active.generation}, {"slot", active.slot}};
+    // A fleet change in progress (issue #13): when its second chances end, on the boot clock
+    // the datapath compares (units of 2^30 ns).
+    xi_gen_config cfg{};
+    if (active.generation && bpf_map_lookup_elem(maps.gen_config, &active.slot, &cfg) == 0) {
+        timespec ts{};
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        double now = (double(ts.tv_sec) * 1e9 + double(ts.tv_nsec)) / double(1ull << 30);
+        if (cfg.second_chance_until)
+            j["second_chance"] = {
+                {"seconds_left", std::max(0.0, (cfg.second_chance_until - now) * 1.073741824)}};
+        j["draining"] = (cfg.flags & XI_CFG_SELF_DRAINING) != 0;
+    }
 
     int stats = bpf_obj_get((dir + "/xi_stats").c_str());
     nlohmann::json counters = nlohmann::json::array();
@@ -184,6 +198,11 @@ std::string render_status(const nlohmann::json &instances)
             << j["config"]["sha256"].get<std::string>().substr(0, 16) << "\n";
         out << "  generation " << j["generation"]["number"] << " (slot " << j["generation"]["slot"]
             << "), table sha256 " << j["table_sha256"].get<std::string>().substr(0, 16) << "\n";
+        if (j.value("draining", false))
+            out << "  draining: the fleet file drains this edge (health says so)\n";
+        if (j.contains("second_chance"))
+            out << "  fleet change: second chances for moved slots end in "
+                << static_cast<long>(j["second_chance"]["seconds_left"].get<double>()) << " s\n";
         for (const auto &a : j["attachments"]) {
             out << "  " << a["interface"].get<std::string>() << " " << a["hook"].get<std::string>()
                 << " " << a["method"].get<std::string>();

@@ -166,6 +166,17 @@ if [ "$VARIANT" = drain ]; then
     json_check "$XI_TMP/out" "$OWNER reports draining" "j['status']=='draining'"
     xrun "$XI_BIN" health --instance "$(st_inst "$NEW")"
     expect_rc 0 "health of $NEW"
+    # drain_timeout (600 s) counts from the step's first publication; reloading the same step
+    # keeps the deadline.
+    left() { "$XI_BIN" --json status --instance "$(st_inst "$NEW")" |
+        "$XI_PY" -c 'import json,sys; print(int(json.load(sys.stdin)["second_chance"]["seconds_left"]))'; }
+    l1=$(left)
+    ((l1 > 500 && l1 <= 600)) || fail "second chances end in $l1 s, want 500-600"
+    sleep 2
+    "$XI_BIN" reload --config "$AFTER" --instance "$(st_inst "$NEW")" >/dev/null
+    l2=$(left)
+    ((l2 < l1)) || fail "a reload of the same step restarted drain_timeout ($l1 -> $l2 s)"
+    pass "status: second chances end in $l1 s; a reload of the same step keeps the deadline ($l2 s)"
 fi
 
 # A new connection after the change: the new table decides, second chance or not.
