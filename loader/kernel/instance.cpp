@@ -177,6 +177,7 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
         rep.notes.push_back("replaced " + a.prog_name + " on " + a.ifname + " " +
                             hook_label(a.hook) + " (program id " + std::to_string(a.prog_id) + ")");
     }
+    st.datapath_features = kDatapathFeatures; // every hook runs this build's programs now
     save_state(dir, st);
     // Interfaces that appeared since, or all of them when the release replaced had no guard.
     std::string note;
@@ -288,6 +289,7 @@ AttachReport attach_instance(const AttachOptions &o)
     st.node = o.node;
     st.netns = o.netns;
     st.attached_at = now_s();
+    st.datapath_features = kDatapathFeatures;
 
     // Undo everything this call created if any step fails: no half-attached instance.
     AttachRollback rollback{dir, st};
@@ -350,6 +352,17 @@ ReloadReport reload_instance(const ReloadOptions &o)
                                  want + "'",
                              0, "interfaces cannot change on reload: detach and attach instead"));
     }
+    // A fleet change needs programs that read previous owners (kDatapathFeatures).
+    bool step = std::any_of(config.nodes.begin(), config.nodes.end(), [](const NodeCfg &n) {
+        return n.state == NodeCfg::State::Joining || n.state == NodeCfg::State::Draining;
+    });
+    if (step && !st->has_feature("second-chance"))
+        throw fail(Error("the config makes a fleet change (an edge joining or draining), which "
+                         "the programs attached to instance '" +
+                             o.instance + "' predate",
+                         0,
+                         "run `xdp-ingress attach --replace` with this version first; the "
+                         "running policy stays"));
     if (self->is_edge() !=
         std::any_of(st->attachments.begin(), st->attachments.end(),
                     [](const Attachment &a) { return a.hook == XI_HOOK_XDP_PUBLIC; }))

@@ -61,7 +61,21 @@ struct InstanceState {
     uint64_t last_failure_at = 0;
     std::string last_error; // why the last failed reload failed ("" after a good one)
     std::vector<Attachment> attachments;
+    // What the attached programs understand beyond the first JSON record's release, set by the
+    // attach or `attach --replace` that loaded them (kDatapathFeatures); empty for a release's.
+    std::vector<std::string> datapath_features;
+    bool has_feature(const std::string &f) const
+    {
+        for (const auto &x : datapath_features)
+            if (x == f)
+                return true;
+        return false;
+    }
 };
+
+// "second-chance": Maglev entries with a previous owner (issue #13). A release's programs read
+// such an entry as "no owner" and would deliver a moved slot's flows locally.
+inline const std::vector<std::string> kDatapathFeatures = {"second-chance"};
 
 // Five hooks of our own plus the metadata guard's two on each of up to 32 interfaces, with room.
 constexpr size_t kMaxAttachments = 72;

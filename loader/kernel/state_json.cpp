@@ -130,6 +130,7 @@ std::string state_to_json(const InstanceState &s)
                         {"reloads_failed", s.reloads_failed},
                         {"last_failure_at", s.last_failure_at},
                         {"last_error", s.last_error},
+                        {"datapath_features", s.datapath_features},
                         {"attachments", nlohmann::json::array()}};
     for (const auto &a : s.attachments)
         j["attachments"].push_back(attachment_json(a));
@@ -165,6 +166,8 @@ InstanceState state_from_json(const std::string &text, const std::string &where)
         s.reloads_failed = j.value("reloads_failed", uint64_t{0});
         s.last_failure_at = j.value("last_failure_at", uint64_t{0});
         s.last_error = j.value("last_error", "");
+        s.datapath_features =
+            j.value("datapath_features", std::vector<std::string>{}); // absent: a release's
         for (const auto &a : j.at("attachments"))
             s.attachments.push_back(attachment_from(a));
         if (s.attachments.size() > kMaxAttachments)

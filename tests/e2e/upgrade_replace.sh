@@ -35,6 +35,10 @@ chmod +x "$OLD_BIN"
 if [ "${VMTEST_GUEST:-}" = 1 ]; then RATE=${RATE:-300}; else RATE=${RATE:-1000}; fi
 CFG=$XI_TMP/fleet.yaml
 rc_config "$CFG" "  - {name: gen-a, from: senders, to: edges, protocol: udp, ports: [5000], action: allow}" 100 100
+# The same fleet in a change (issue #13): sib draining. The release's programs cannot run it.
+STEP=$XI_TMP/step.yaml
+sed 's/\(mesh_ipv4: 10.200.0.3, weight: 100\)}/\1, state: draining}/' "$CFG" >"$STEP"
+grep -q "state: draining" "$STEP" || fail "could not write the fleet change config"
 
 # owned_by_rx SPORT COUNT: how many of the public flows 192.0.2.1:SPORT+i -> VIP:53 rx owns.
 owned_by_rx() {
@@ -76,6 +80,10 @@ print("ready", flush=True); time.sleep(3600)' "$MESH_RX" "$BACKEND"
     sender_start pub 192.0.2.1 "$VIP" 53 30000 "$RATE"
     sleep 0.5
     [ -e "$BPFFS/xdp-ingress/$INST/xi_loader" ] || fail "the release recorded no binary state (xi_loader)"
+    xrun "$XI_BIN" reload --instance "$INST" --config "$STEP"
+    expect_rc 1 "this build's reload of a fleet change onto the release's programs is refused"
+    expect_in err "predate"
+    expect_in err "attach --replace"
     xrun "$XI_BIN" attach --replace --netns "$(ns rx)" --instance "$INST" --config "$CFG" --node rx
     expect_rc 0 "this build's attach --replace over the release's programs"
     [ -e "$BPFFS/xdp-ingress/$INST/xi_state" ] && [ ! -e "$BPFFS/xdp-ingress/$INST/xi_loader" ] ||
@@ -141,6 +149,8 @@ EOF
     nsx tx "$RC_PY" "$PACE" "$BACKEND" "$MESH_RX" 6000 7000 1 0 >/dev/null
     settle s3 s4 mesh/tc/ingress 1 allow_tracked
     expect_delta s3 s4 "the flow tracked under the release still answers" "mesh/tc/ingress allow_tracked=1"
+    xrun "$XI_BIN" reload --instance "$INST" --config "$STEP"
+    expect_rc 0 "after attach --replace the same fleet change reloads"
     xrun "$XI_BIN" health --strict --instance "$INST"
     expect_rc 0 "health --strict after the upgrade"
     say "PASS upgrade_replace in $((SECONDS - t_start)) s"

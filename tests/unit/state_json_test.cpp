@@ -94,6 +94,17 @@ TEST(StateJson, FieldsALaterReleaseAddsOrAnEarlierLacksAreTolerated)
     EXPECT_EQ(back.reloads_ok, 3u);
 }
 
+TEST(StateJson, DatapathFeaturesRoundTripAndAReleasesRecordHasNone)
+{
+    auto s = sample();
+    s.datapath_features = xi::kDatapathFeatures;
+    auto back = xi::state_from_json(xi::state_to_json(s), "xi_state");
+    EXPECT_TRUE(back.has_feature("second-chance"));
+    auto j = nlohmann::json::parse(xi::state_to_json(s));
+    j.erase("datapath_features"); // what the release before fleet changes wrote
+    EXPECT_FALSE(xi::state_from_json(j.dump(), "xi_state").has_feature("second-chance"));
+}
+
 std::string refusal(const std::string &text)
 {
     try {
