@@ -25,17 +25,9 @@ constexpr uint32_t kGuardOut = XI_HOOK_TC_GUARD_EGRESS;
 constexpr uint32_t kMark = 0x00100000;  // the default
 constexpr uint32_t kOtherMark = 0x4000; // kube-proxy's masquerade bit: not ours
 
-class Guard : public MeshHookTest
+class Guard : public OverlayFleetTest
 {
 protected:
-    static void SetUpTestSuite() { load(tunnel_config(""), "app-1"); }
-    void SetUp() override
-    {
-        MeshHookTest::SetUp();
-        if (fx_)
-            fx_->publish(tunnel_config(""), "app-1");
-    }
-
     // Through one guard hook (L2 entry: test_run builds an Ethernet frame) with skb->mark set;
     // the counters it moved, and its verdict in *rv.
     Counters guard(uint32_t hook, const Bytes &pkt, uint32_t mark, int *rv)

@@ -13,6 +13,7 @@
 #include "datapath_fixture.h"
 #include "packet.h"
 #include "privileges.h"
+#include "tunnel_packets.h"
 #include "xi_reasons.h"
 
 namespace xi::test
@@ -79,6 +80,20 @@ protected:
     uint32_t out(const Bytes &pkt) { return run(kOut, pkt); }
 
     static inline DatapathFixture *fx_ = nullptr;
+};
+
+// The overlay fleet of tests/lib/tunnel_packets.h (app-1 and app-2 may run tunnels between
+// them), as app-1, published afresh before every test (a test may publish a variant of it).
+class OverlayFleetTest : public MeshHookTest
+{
+protected:
+    static void SetUpTestSuite() { load(tunnel_config(""), "app-1"); }
+    void SetUp() override
+    {
+        MeshHookTest::SetUp();
+        if (fx_)
+            fx_->publish(tunnel_config(""), "app-1");
+    }
 };
 
 } // namespace xi::test

@@ -25,16 +25,8 @@ namespace xi::test
 namespace
 {
 
-class Tunnels : public MeshHookTest
+class Tunnels : public OverlayFleetTest
 {
-protected:
-    static void SetUpTestSuite() { load(tunnel_config(""), "app-1"); }
-    void SetUp() override
-    {
-        MeshHookTest::SetUp();
-        if (fx_)
-            fx_->publish(tunnel_config(""), "app-1");
-    }
 };
 
 TEST_F(Tunnels, GreToAMetadataAddressIsDroppedOnBothHooksBothFamilies)
