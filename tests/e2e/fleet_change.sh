@@ -4,7 +4,7 @@
 # holds the flow keeps getting its packets through second chance.
 #
 #   fleet_change.sh VARIANT   (4 edges: edge1-3 active, edge4 inactive at the start)
-#     drain     the flow's owner is set draining mid-stream: its slots move to the others, the
+#     drain     (drain6: the same over IPv6, IP6IP6 in the mesh) the flow's owner is set draining mid-stream: its slots move to the others, the
 #               new owner holds no socket for the flow and sends each packet on, once, marked,
 #               to the draining edge; the route keeps visiting every edge, the draining one
 #               included (BGP withdrawal is not instant)
@@ -30,11 +30,13 @@ ST_EDGES=(edge1 edge2 edge3 edge4)
 AFTER=$XI_TMP/after.yaml
 
 VARIANT=${1:-}
+FAM=4
 case "$VARIANT" in
 drain | negative) PORT0=46000 ;;
+drain6) PORT0=48000 FAM=6 ;;
 join) PORT0=47000 ;;
 *)
-    echo "usage: $0 drain|join|negative" >&2
+    echo "usage: $0 drain|drain6|join|negative" >&2
     exit 2
     ;;
 esac
@@ -46,7 +48,7 @@ write_after() {
     for e in "${!ST_STATE[@]}"; do keep_state[$e]=${ST_STATE[$e]}; done
     for e in "${!ST_WEIGHT[@]}"; do keep_weight[$e]=${ST_WEIGHT[$e]}; done
     case "$VARIANT" in
-    drain) ST_STATE[$OWNER]=draining ;;
+    drain | drain6) ST_STATE[$OWNER]=draining ;;
     join) ST_STATE[edge4]=joining ;;
     negative) ST_WEIGHT[$OWNER]=0 ;;
     esac
@@ -69,7 +71,11 @@ st_step() {
 
 # owner_in FILE SPORT: the flow's owner (and previous owner) in the fleet file FILE.
 owner_in() {
-    "$XI_BIN" --json owner --config "$1" tcp "$ST_CL4:$2" "$ST_VIP4:$ST_PORT"
+    if [ "$FAM" = 6 ]; then
+        "$XI_BIN" --json owner --config "$1" tcp "[$ST_CL6]:$2" "[$ST_VIP6]:$ST_PORT"
+    else
+        "$XI_BIN" --json owner --config "$1" tcp "$ST_CL4:$2" "$ST_VIP4:$ST_PORT"
+    fi
 }
 
 require_privileges
@@ -91,16 +97,16 @@ if [ "$VARIANT" = join ]; then
     write_after
     save=$ST_CONFIG
     ST_CONFIG=$AFTER
-    SPORT=$(st_pick_port edge4 4 "$PORT0")
+    SPORT=$(st_pick_port edge4 "$FAM" "$PORT0")
     ST_CONFIG=$save
     OWNER=$(owner_in "$ST_CONFIG" "$SPORT" | "$XI_PY" -c 'import json,sys; print(json.load(sys.stdin)["owner"])')
 else
     OWNER=edge2
-    SPORT=$(st_pick_port "$OWNER" 4 "$PORT0")
+    SPORT=$(st_pick_port "$OWNER" "$FAM" "$PORT0")
     write_after
 fi
 NEW=$(owner_in "$AFTER" "$SPORT" | "$XI_PY" -c 'import json,sys; print(json.load(sys.stdin)["owner"])')
-st_owner_line 4 "$SPORT"
+st_owner_line "$FAM" "$SPORT"
 echo "  after the change: $(owner_in "$AFTER" "$SPORT")"
 [ "$NEW" != "$OWNER" ] || fail "the change does not move the flow's slot: nothing to prove"
 pass "client port $SPORT: owned by $OWNER now, by $NEW after the change"
@@ -112,7 +118,7 @@ CLIENT=(--rate 64 --bytes $((256 << 20)) --seconds 120)
 [ "$VARIANT" != negative ] || CLIENT+=(--stall 5)
 rsts0=$(nsx cl nstat -asz TcpEstabResets | awk '/TcpEstabResets/ {print $2}')
 say "transfer from $OWNER; flips every 0.4 s and the change mid-stream: $FLIPS"
-st_transfer "$VARIANT" 4 "$SPORT" "$OWNER" "$FLIPS" 0.4 "${CLIENT[@]}"
+st_transfer "$VARIANT" "$FAM" "$SPORT" "$OWNER" "$FLIPS" 0.4 "${CLIENT[@]}"
 echo "  client: $(<"$ST_RESULT")"
 echo "  route visited: $ST_VISITED; $ST_FLIPS flips while the transfer ran"
 st_snapshot
@@ -159,7 +165,7 @@ for e in "${ST_EDGES[@]}"; do
 done
 pass "no edge dropped a packet"
 
-if [ "$VARIANT" = drain ]; then
+if [ "$VARIANT" != join ]; then
     # The BGP health check withdraws the draining edge's route; the others stay announced.
     xrun "$XI_BIN" --json health --instance "$(st_inst "$OWNER")"
     expect_rc 1 "health of the draining $OWNER"
@@ -181,8 +187,8 @@ fi
 
 # A new connection after the change: the new table decides, second chance or not.
 ST_CONFIG=$AFTER # what every edge runs now
-SPORT2=$(st_pick_port "$NEW" 4 $((PORT0 + 600)))
-st_transfer "$VARIANT-new" 4 "$SPORT2" "$NEW" "" 0.2 --bytes $((1 << 20)) --seconds 30
+SPORT2=$(st_pick_port "$NEW" "$FAM" $((PORT0 + 600)))
+st_transfer "$VARIANT-new" "$FAM" "$SPORT2" "$NEW" "" 0.2 --bytes $((1 << 20)) --seconds 30
 [ "$(st_r result)" = pass ] && [ "$(st_r sha256_match)" = True ] || fail "a new connection after the change failed: $(<"$ST_RESULT")"
 [ -n "$(st_r "server/$NEW")" ] || fail "the new connection did not land on $NEW"
 pass "a new connection after the change (port $SPORT2) completed on $NEW"
