@@ -63,7 +63,11 @@ static __always_inline int xi_mesh_second_chance(struct __sk_buff *skb, int l2,
     if (!self || !peer || !(peer->flags & XI_NODE_F_EDGE) || !(peer->flags & need) ||
         !(self->flags & need))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_NOT_ENCAP_TARGET);
-    if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags) ||
+    /* An skb GRO built from IP-in-IP (kernel WireGuard) stays marked as encapsulated after our
+     * decap, and the ENCAP flags then fail (-EALREADY): its GSO type and inner offsets already
+     * describe this very layout again, so the room alone restores it. */
+    if ((bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags) &&
+         bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) ||
         xi_write_outer(skb, l2 ? ETH_HLEN : 0, ipv6, p, self, peer, 1))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_ENCAP_FAILED);
     xi_count_node(prev, XI_NODE_FWD_PACKETS, p->l3_len + overhead);
