@@ -139,8 +139,8 @@ sys.exit(1 if len(new) != len(old) or any(h not in new or new[h][0] == old[h][0]
 EOF
     pass "every hook runs a new program, on the same link: $ids1"
     json_check "$XI_TMP/s-s2.json" "attach --replace added the metadata guard the release had not" \
-        "sorted(a['interface'] + ' ' + a['hook'] for a in j['attachments'] if a['side']=='guard')==
-         ['pub0 tc/egress', 'pub0 tc/ingress'] and
+        "sorted(a['hook'] for a in j['attachments'] if a['side']=='guard' and a['interface']=='pub0')==
+         ['tc/egress', 'tc/ingress'] and
          not any(a['side']=='guard' for a in json.load(open('$XI_TMP/s-s1.json'))['attachments'])"
     json_check "$XI_TMP/s-s2.json" "the hand-off is recorded on the public hooks" \
         "sorted(a['hook'] for a in j['attachments'] if a.get('handoff') in ('tc', 'xdp-mark'))==['tc/ingress', 'xdp/ingress']"
