@@ -121,7 +121,10 @@ test_double_attach() {
     pins=$(ls "$PIN_ROOT/$EDGE")
     xrun "$XI_BIN" attach --netns "$(ns edge)" --instance "$EDGE" --node edge-a --config "$CFG"
     expect_rc 1 "second attach of $EDGE"
-    expect_line err "Error: instance '$EDGE' (node edge-a, config $CFG) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0 and the metadata guard on 1 interface: File exists -- nothing changed; use \`reload\` to apply a new config, \`attach --replace\` to upgrade the programs, or \`detach\` first"
+    # The guard's interface count: pub0, and the fallback tunnel devices where their modules are
+    # loaded (a VM after tunnel_metadata).
+    expect_in err "Error: instance '$EDGE' (node edge-a, config $CFG) is attached: xi_mesh_in_l3@wg0 xi_mesh_out_l3@wg0 xi_tc_pub_out@pub0 xi_tc_pub_in@pub0 xi_xdp_public@pub0 and the metadata guard on "
+    expect_in err ": File exists -- nothing changed; use \`reload\` to apply a new config, \`attach --replace\` to upgrade the programs, or \`detach\` first"
     expect_empty out
     status_json "$EDGE" "$after"
     json_check "$after" "same programs, links and generation as before" \
