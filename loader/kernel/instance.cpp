@@ -32,22 +32,6 @@ uint64_t now_s()
     return static_cast<uint64_t>(time(nullptr));
 }
 
-std::string describe(const InstanceState &s)
-{
-    std::string out = "instance '" + s.instance + "' (node " + s.node + ", config " +
-                      s.config_path + ") is attached:";
-    size_t guarded = 0;
-    for (const auto &a : s.attachments)
-        if (a.hook == XI_HOOK_TC_GUARD_INGRESS)
-            guarded++;
-        else if (a.hook != XI_HOOK_TC_GUARD_EGRESS)
-            out += " " + a.prog_name + "@" + a.ifname;
-    if (guarded)
-        out += " and the metadata guard on " + std::to_string(guarded) +
-               (guarded == 1 ? " interface" : " interfaces");
-    return out;
-}
-
 struct Resolved {
     Config config;
     const NodeCfg *self = nullptr;
@@ -271,7 +255,7 @@ AttachReport attach_instance(const AttachOptions &o)
     if (existing && o.replace)
         return replace_programs(o, r, dir, *existing);
     if (existing)
-        throw Error(describe(*existing), EEXIST,
+        throw Error(describe_attached(*existing), EEXIST,
                     "nothing changed; use `reload` to apply a new config, `attach --replace` to "
                     "upgrade the programs, or `detach` first");
 

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "state_legacy.h"
 #include "xi_names.h"
+#include "xi_reasons.h"
 #include "xi_structs.h"
 
 namespace xi
@@ -152,6 +153,22 @@ std::optional<InstanceState> load_state(const std::string &dir)
     if (s)
         fill_active(dir, *s);
     return s;
+}
+
+std::string describe_attached(const InstanceState &s)
+{
+    std::string out = "instance '" + s.instance + "' (node " + s.node + ", config " +
+                      s.config_path + ") is attached:";
+    size_t guarded = 0;
+    for (const auto &a : s.attachments)
+        if (a.hook == XI_HOOK_TC_GUARD_INGRESS)
+            guarded++;
+        else if (a.hook != XI_HOOK_TC_GUARD_EGRESS)
+            out += " " + a.prog_name + "@" + a.ifname;
+    if (guarded)
+        out += " and the metadata guard on " + std::to_string(guarded) +
+               (guarded == 1 ? " interface" : " interfaces");
+    return out;
 }
 
 } // namespace xi

@@ -80,6 +80,9 @@ inline const std::vector<std::string> kDatapathFeatures = {"second-chance"};
 // Five hooks of our own plus the metadata guard's two on each of up to 32 interfaces, with room.
 constexpr size_t kMaxAttachments = 72;
 
+// "instance 'X' (node N, config C) is attached: prog@if ... and the metadata guard on K
+// interfaces": the sentence a second attach refuses with.
+std::string describe_attached(const InstanceState &s);
 const char *attach_method_name(AttachMethod m); // "xdp", "tcx", "clsact"
 const char *xdp_mode_name(XdpMode m);           // "native", "generic", "" (none)
 
