@@ -71,6 +71,7 @@ XI_SIZE_ASSERT(struct xi_active, 16);
 #define XI_CFG_UNPARSED_PASS 0x0100 /* pass IP a mesh hook cannot parse (VLAN/IPv6 chain depth) */
 #define XI_CFG_GUARD_COUNT 0x0200   /* metadata guard: count marked metadata-bound packets, pass */
 #define XI_CFG_SELF_DRAINING 0x0400 /* this node is an edge in state draining (health says so) */
+#define XI_CFG_SELF_INACTIVE 0x0800 /* this node is an edge in state inactive (health says so) */
 
 /* xi_gen_config[slot]: per-generation scalar settings. */
 struct xi_gen_config {

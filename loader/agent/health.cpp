@@ -22,6 +22,8 @@ const char *health_name(Health h)
         return "degraded";
     case Health::Draining:
         return "draining";
+    case Health::Inactive:
+        return "inactive";
     default:
         return "unhealthy";
     }
@@ -45,14 +47,34 @@ uint64_t mark_failures(const std::string &dir)
     return n;
 }
 
-// The active generation's settings, for what the fleet file says about this node.
-bool self_draining(const std::string &dir)
+// The active generation's settings (XI_CFG_*), for what the fleet file says about this node.
+uint16_t active_flags(const std::string &dir)
 {
     auto maps = GenMaps::open_pinned(dir);
     auto active = read_active(maps);
     xi_gen_config cfg{};
-    return active.generation && bpf_map_lookup_elem(maps.gen_config, &active.slot, &cfg) == 0 &&
-           (cfg.flags & XI_CFG_SELF_DRAINING);
+    if (active.generation && bpf_map_lookup_elem(maps.gen_config, &active.slot, &cfg) == 0)
+        return cfg.flags;
+    return 0;
+}
+
+// An edge the fleet file takes out of service (draining, inactive) withdraws its route.
+bool out_of_service(HealthReport &r, uint16_t flags, uint64_t generation)
+{
+    const bool draining = flags & XI_CFG_SELF_DRAINING, inactive = flags & XI_CFG_SELF_INACTIVE;
+    if (!draining && !inactive)
+        return false;
+    r.checks.push_back(
+        {{"name", "fleet state"},
+         {"ok", true},
+         {"detail", draining ? "the fleet file has this edge draining: no new flows; the ones it "
+                               "holds still reach it (second chance)"
+                             : "the fleet file has this edge inactive: it owns no Maglev slot "
+                               "and holds no flow the others send it"}});
+    r.status = draining ? Health::Draining : Health::Inactive;
+    r.summary = std::string(draining ? "draining" : "inactive") +
+                ": withdraw the route (generation " + std::to_string(generation) + " running)";
+    return true;
 }
 
 } // namespace
@@ -60,7 +82,7 @@ bool self_draining(const std::string &dir)
 bool withdraw_route(const HealthReport &h, bool strict)
 {
     return h.status == Health::Unhealthy || h.status == Health::Draining ||
-           (strict && h.status == Health::Degraded);
+           h.status == Health::Inactive || (strict && h.status == Health::Degraded);
 }
 
 HealthReport check_health(const Paths &p, const std::string &instance)
@@ -139,16 +161,8 @@ HealthReport check_health(const Paths &p, const std::string &instance)
         r.summary = bad;
         return r;
     }
-    if (self_draining(dir)) {
-        r.checks.push_back({{"name", "fleet state"},
-                            {"ok", true},
-                            {"detail", "the fleet file has this edge draining: no new flows; the "
-                                       "ones it holds still reach it (second chance)"}});
-        r.status = Health::Draining;
-        r.summary = "draining: withdraw the route (generation " + std::to_string(st->generation) +
-                    " running)";
+    if (out_of_service(r, active_flags(dir), st->generation))
         return r;
-    }
     bool reload_ok = st->last_error.empty();
     r.checks.push_back({{"name", "last reload"},
                         {"ok", reload_ok},

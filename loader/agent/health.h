@@ -17,7 +17,7 @@
 namespace xi
 {
 
-enum class Health { Healthy, Degraded, Unhealthy, Draining };
+enum class Health { Healthy, Degraded, Unhealthy, Draining, Inactive };
 
 struct HealthReport {
     Health status = Health::Unhealthy;
@@ -27,7 +27,8 @@ struct HealthReport {
 };
 
 HealthReport check_health(const Paths &p, const std::string &instance);
-// Whether a BGP speaker should withdraw the route: unhealthy, draining, or (strict) degraded.
+// Whether a BGP speaker should withdraw the route: unhealthy, draining, inactive, or (strict)
+// degraded.
 bool withdraw_route(const HealthReport &h, bool strict);
 const char *health_name(Health h);
 

@@ -110,7 +110,8 @@ void add_health(Families &out, const Paths &paths, const std::string &instance, 
         metric({inst}, health.status == Health::Unhealthy ? 0 : 1, MetricType::Gauge));
     out.push_back(up);
     auto hs = family("xdp_ingress_health_status", MetricType::Gauge);
-    for (auto h : {Health::Healthy, Health::Degraded, Health::Unhealthy, Health::Draining})
+    for (auto h :
+         {Health::Healthy, Health::Degraded, Health::Unhealthy, Health::Draining, Health::Inactive})
         hs.metric.push_back(metric({inst, {"status", health_name(h)}}, health.status == h ? 1 : 0,
                                    MetricType::Gauge));
     out.push_back(hs);

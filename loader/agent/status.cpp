@@ -128,6 +128,7 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
             j["second_chance"] = {
                 {"seconds_left", std::max(0.0, (cfg.second_chance_until - now) * 1.073741824)}};
         j["draining"] = (cfg.flags & XI_CFG_SELF_DRAINING) != 0;
+        j["inactive"] = (cfg.flags & XI_CFG_SELF_INACTIVE) != 0;
     }
 
     int stats = bpf_obj_get((dir + "/xi_stats").c_str());

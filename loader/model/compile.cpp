@@ -240,6 +240,8 @@ GenContent compile_generation(const CompileInput &in)
     fill_gen_config(c, in, *self, has_edges, min_edge_mtu, vip_salt, g);
     if (self->is_edge() && self->state == NodeCfg::State::Draining)
         g.cfg.flags |= XI_CFG_SELF_DRAINING;
+    if (self->is_edge() && self->state == NodeCfg::State::Inactive)
+        g.cfg.flags |= XI_CFG_SELF_INACTIVE;
     g.cfg.self_node = slot_of(self->name);
     return g;
 }

@@ -172,6 +172,15 @@ TEST(FleetStep, DrainingSelfIsFlaggedForHealth)
     auto g = compiled(fleet(3, {{1, "draining"}}), "edge-01");
     EXPECT_TRUE(g.cfg.flags & XI_CFG_SELF_DRAINING);
     EXPECT_FALSE(compiled(fleet(3, {{1, "draining"}}), "edge-00").cfg.flags & XI_CFG_SELF_DRAINING);
+    EXPECT_FALSE(g.cfg.flags & XI_CFG_SELF_INACTIVE);
+}
+
+TEST(FleetStep, InactiveSelfIsFlaggedForHealth)
+{
+    auto g = compiled(fleet(3, {{1, "inactive"}}), "edge-01");
+    EXPECT_TRUE(g.cfg.flags & XI_CFG_SELF_INACTIVE);
+    EXPECT_FALSE(g.cfg.flags & XI_CFG_SELF_DRAINING);
+    EXPECT_FALSE(compiled(fleet(3, {{1, "inactive"}}), "edge-00").cfg.flags & XI_CFG_SELF_INACTIVE);
 }
 
 TEST(FleetStep, OwnerLookupReadsTheOwnerOfAPackedEntry)
