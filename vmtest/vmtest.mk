@@ -37,8 +37,9 @@ export VMTEST_CPUS
 # Kernels on which the end-to-end steering flips run in every hand-off mode (the others run the
 # default mode only: CI's time budget, README "Kernel matrix").
 VMTEST_ALL_HANDOFFS ?= 6.12
-# Kernels on which bench_smoke runs (vmtest/matrix).
-VMTEST_BENCH_KERNELS ?= 6.1
+# Kernels on which bench_smoke runs (vmtest/matrix): none by default (CI's time; 6.1 is the one
+# whose clsact path the host lacks).
+VMTEST_BENCH_KERNELS ?=
 # Kernels on which the anykernel tests (reload_crash, serve_watch) run (vmtest/matrix).
 VMTEST_ANYKERNEL_KERNELS ?= 6.12
 

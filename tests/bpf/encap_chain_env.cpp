@@ -196,7 +196,7 @@ void sweep_leftovers()
 
 ChainEnv::ChainEnv(const HandoffMode &mode)
     : ns_("xichain-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)),
-      join_(ns_.name()), devices_(ns_.name()), config_(chain_config()),
+      join_(std::in_place, ns_.name()), devices_(ns_.name()), config_(chain_config()),
       inst_(config_.path(), ns_.name(), mode)
 {
     for (const auto &a : inst_.report().state.attachments)
@@ -222,6 +222,18 @@ ChainEnv::ChainEnv(const HandoffMode &mode)
     in.mesh_ifindex = if_nametoindex("mesh0");
     gen_ = compile_generation(in);
     capture_ = std::make_unique<MeshCapture>();
+    join_.reset(); // each test enters for itself (Use)
+}
+
+ChainEnv::~ChainEnv()
+{
+    // The members go after this body, the instance and the devices in the namespace they were
+    // made in, then join_ returns, then ns_ deletes the namespace.
+    try {
+        join_.emplace(ns_.name());
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "cleanup: %s\n", e.what());
+    }
 }
 
 Outcome ChainEnv::inject(const Bytes &frame)

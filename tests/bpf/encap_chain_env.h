@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -112,12 +113,29 @@ std::string describe(const std::vector<Bytes> &frames);
 // crashed): names carry the pid of the process that made them, so only dead processes' go.
 void sweep_leftovers();
 
-// The scratch namespace with the devices and the instance attached, entered and pinned for the
-// object's lifetime.
+// The scratch namespace with the devices and the instance attached. Built once per hand-off
+// mode and shared by the tests of that mode (EncapChain::env_for): attaching runs the verifier
+// over every object, which costs most of a case's time, ~10x more under TCG (make vmtest). A
+// test enters the namespace and pins its CPU for its own duration (Use); every check reads
+// counter deltas and the frames up to a sentinel, so what one test sent is not the next one's.
 class ChainEnv
 {
 public:
     explicit ChainEnv(const HandoffMode &mode);
+    ~ChainEnv();
+    ChainEnv(const ChainEnv &) = delete;
+    ChainEnv &operator=(const ChainEnv &) = delete;
+
+    // A test's use of the environment: in its namespace, on one CPU.
+    class Use
+    {
+    public:
+        explicit Use(const ChainEnv &env) : join_(env.ns_.name()) {}
+
+    private:
+        JoinNetns join_;
+        PinCpu pin_;
+    };
 
     const GenContent &gen() const { return gen_; }
     const AttachReport &report() const { return inst_.report(); }
@@ -145,8 +163,8 @@ private:
     static inline int counter_ = 0;
     Sweep sweep_; // before anything of ours exists
     ScratchNetns ns_;
-    JoinNetns join_;
-    PinCpu pin_;
+    // Joined while the devices and the instance are made and while they go (~ChainEnv).
+    std::optional<JoinNetns> join_;
     Devices devices_;
     TempFile config_;
     Instance inst_;

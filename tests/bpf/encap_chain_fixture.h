@@ -2,8 +2,8 @@
 //
 // The EncapChain fixture (encap_chain_test.cpp, encap_chain_edge_cases_test.cpp,
 // encap_chain_gro_test.cpp; instantiated once, in encap_chain_test.cpp, for every hand-off mode):
-// a ChainEnv per test, the owners of flows, the frames that must leave into the mesh, and the
-// checks of an outcome. Outside an anonymous namespace so that its TEST_Ps in several files
+// a ChainEnv per hand-off mode, the owners of flows, the frames that must leave into the mesh, and
+// the checks of an outcome. Outside an anonymous namespace so that its TEST_Ps in several files
 // share one fixture type, as GoogleTest requires.
 #pragma once
 
@@ -12,8 +12,10 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
+#include <map>
 #include <memory>
 #include <netinet/in.h>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -54,8 +56,19 @@ protected:
     {
         XI_REQUIRE_PRIVILEGES();
         mode_ = GetParam();
-        env_ = std::make_unique<ChainEnv>(mode_);
+        env_ = &env_for(mode_);
+        use_.emplace(*env_);
         self_ = slot_of(kNode);
+    }
+
+    // One environment per hand-off mode for the whole process (ChainEnv says why); gone at exit.
+    static ChainEnv &env_for(const HandoffMode &mode)
+    {
+        static std::map<std::string, std::unique_ptr<ChainEnv>> envs;
+        auto &e = envs[mode.name];
+        if (!e)
+            e = std::make_unique<ChainEnv>(mode);
+        return *e;
     }
 
     // The counters of a packet decided as `reason` in this mode, plus what followed.
@@ -66,7 +79,7 @@ protected:
             c[k] += v;
         return c;
     }
-    void TearDown() override { env_.reset(); }
+    void TearDown() override { use_.reset(); }
 
     uint16_t slot_of(const std::string &name) const
     {
@@ -180,7 +193,8 @@ protected:
     }
 
     HandoffMode mode_{kModeTc};
-    std::unique_ptr<ChainEnv> env_;
+    ChainEnv *env_ = nullptr;
+    std::optional<ChainEnv::Use> use_;
     uint16_t self_ = 0;
 };
 

@@ -96,7 +96,7 @@ TEST_P(Steer, NoGenerationOrNotAnEdgeMeansNoSteering)
     std::string backend = kSteerConfig;
     auto at = backend.find("  - name: edge-a\n    public_interface: pub0\n");
     backend.erase(at + strlen("  - name: edge-a\n"), strlen("    public_interface: pub0\n"));
-    fx_->publish(backend, "edge-a");
+    publish(backend);
     expect(tcp4(sibling_flow().first).build(), XI_R_PASS_NOT_STEERED);
 }
 
@@ -110,7 +110,7 @@ TEST_P(Steer, NewGenerationTakesEffectAtOnce)
         auto at = drained.find(n);
         drained.insert(at + strlen(n), "    weight: 0\n");
     }
-    fx_->publish(drained, "edge-a");
+    publish(drained);
     expect(tcp4(p).build(), XI_R_LOCAL);
 }
 
