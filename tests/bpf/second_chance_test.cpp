@@ -317,6 +317,79 @@ TEST_F(SecondChance, XdpLeavesMovedSlotsToTc)
     EXPECT_EQ(d, (Counters{{{XI_HOOK_XDP_PUBLIC, XI_R_TC_DECIDES}, 1}})) << describe(d);
 }
 
+// A handshake completed by syncookie leaves no socket behind: the third ACK finds only the
+// listener, and the cookie in it is the proof that the flow's SYN came here. Made for real: the
+// namespace sends cookies for every SYN (tcp_syncookies=2), a raw socket sends the SYN and reads
+// the SYN-ACK that carries the cookie, and the ACK the client would send goes through test_run.
+TEST_F(SecondChance, AckWithThisEdgesSyncookieStaysAForgedOneGoesOn)
+{
+    must_run({"sysctl", "-qw", "net.ipv4.tcp_syncookies=2"}, netns_);
+    Sock lst(AF_INET);
+    ASSERT_TRUE(lst.bind_to(vip(false), kListened));
+    ASSERT_EQ(listen(lst.fd.get(), 8), 0);
+    const uint16_t port = port_where(false, kListened, true, 30000);
+
+    // Every TCP segment delivered in this namespace, our SYN-ACK among them.
+    Fd rx(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP));
+    Fd tx(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW)); // IP header ours
+    ASSERT_GE(rx.get(), 0) << strerror(errno);
+    ASSERT_GE(tx.get(), 0) << strerror(errno);
+    timeval tv{.tv_sec = 1, .tv_usec = 0};
+    setsockopt(rx.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const uint32_t isn = 0x1000;
+    Bytes syn = Packet()
+                    .ipv4(client(false), vip(false))
+                    .tcp(port, kListened)
+                    .seq(isn)
+                    .syn()
+                    .mss(1460)
+                    .build();
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    inet_pton(AF_INET, vip(false), &to.sin_addr);
+    ASSERT_EQ(
+        sendto(tx.get(), syn.data(), syn.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)),
+        static_cast<ssize_t>(syn.size()))
+        << strerror(errno);
+
+    uint32_t cookie = 0;
+    bool found = false;
+    uint8_t buf[2048];
+    for (int i = 0; i < 50 && !found; i++) { // bounded: 50 segments or 1 s without one
+        ssize_t n = recv(rx.get(), buf, sizeof(buf), 0);
+        if (n < 0)
+            break;
+        const size_t ihl = (buf[0] & 0x0f) * 4u;
+        if (static_cast<size_t>(n) < ihl + 20)
+            continue;
+        const uint8_t *th = buf + ihl;
+        const uint16_t sp = static_cast<uint16_t>(th[0] << 8 | th[1]);
+        const uint16_t dp = static_cast<uint16_t>(th[2] << 8 | th[3]);
+        if (sp == kListened && dp == port && (th[13] & 0x12) == 0x12) {
+            cookie = static_cast<uint32_t>(th[4]) << 24 | th[5] << 16 | th[6] << 8 | th[7];
+            found = true;
+        }
+    }
+    ASSERT_TRUE(found) << "no SYN-ACK from the listener";
+
+    RunResult r;
+    // The ACK that completes the handshake: the cookie checks out, the flow is this edge's.
+    auto d = pub_in(seg(false, port, kListened).seq(isn + 1).ack(cookie + 1).build(), &r);
+    EXPECT_EQ(r.retval, TC_ACT_UNSPEC) << describe(d);
+    EXPECT_EQ(d, (Counters{{{kPubIn, XI_R_SECOND_CHANCE_HELD}, 1}})) << describe(d);
+    // One off: not a cookie of this edge (another edge's, or forged): the previous owner's.
+    d = pub_in(seg(false, port, kListened).seq(isn + 1).ack(cookie + 2).build(), &r);
+    EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
+    EXPECT_EQ(d, (Counters{{{kPubIn, XI_R_SECOND_CHANCE_OUT}, 1}, {{kPubIn, XI_R_REDIRECT}, 1}}))
+        << describe(d);
+    // Syncookies off: no cookie can check out (the helper says EINVAL), so even the right one
+    // goes on.
+    must_run({"sysctl", "-qw", "net.ipv4.tcp_syncookies=0"}, netns_);
+    d = pub_in(seg(false, port, kListened).seq(isn + 1).ack(cookie + 1).build(), &r);
+    must_run({"sysctl", "-qw", "net.ipv4.tcp_syncookies=1"}, netns_);
+    EXPECT_EQ(r.retval, TC_ACT_REDIRECT) << describe(d);
+}
+
 TEST_F(SecondChance, TimeWaitOnTheServerSideIsStillTheFlows)
 {
     Sock lst(AF_INET);
