@@ -71,6 +71,9 @@ nlohmann::json answer(const Config &c, const GenContent &g, const FlowTuple &t)
     // chance at when the owner holds no socket for it.
     if (prev < g.node_names.size())
         j["previous_owner"] = g.node_names[prev];
+    // Where the flow goes while its owner is down (issue #14), by every edge's table.
+    if (slot < g.fallback.size() && g.fallback[slot] < g.node_names.size())
+        j["fallback"] = g.node_names[g.fallback[slot]];
     return j;
 }
 
@@ -84,6 +87,8 @@ std::string render(const nlohmann::json &j)
     if (j.contains("previous_owner"))
         s += ", previously " + j["previous_owner"].get<std::string>() +
              " (second chance there while the fleet change lasts)";
+    if (j.contains("fallback"))
+        s += "; if it is down: " + j["fallback"].get<std::string>();
     if (!j["vip"].get<bool>())
         s += " -- not a configured VIP: the datapath does not steer this flow";
     return s;

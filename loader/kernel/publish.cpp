@@ -233,12 +233,15 @@ PublishResult publish_generation(const GenMaps &m, const GenContent &g,
         swap_inner(outer, slot, make(), what);
     };
     install(m.maglev, kTableMaglev, "Maglev table", [&] {
+        // Entries, then the fallback column (issue #14): a program that knows only the entries
+        // reads the first table_size words, as before.
+        auto words = maglev_words(g);
         std::vector<std::pair<uint32_t, uint32_t>> table;
-        table.reserve(g.maglev.size());
-        for (uint32_t i = 0; i < g.maglev.size(); i++)
-            table.emplace_back(i, g.maglev[i]);
-        return make_inner(BPF_MAP_TYPE_ARRAY, XI_MAP_MAGLEV_INNER, g.maglev.size(),
-                          XI_MAGLEV_INNER_FLAGS, table);
+        table.reserve(words.size());
+        for (uint32_t i = 0; i < words.size(); i++)
+            table.emplace_back(i, words[i]);
+        return make_inner(BPF_MAP_TYPE_ARRAY, XI_MAP_MAGLEV_INNER,
+                          static_cast<uint32_t>(words.size()), XI_MAGLEV_INNER_FLAGS, table);
     });
     // The arrays of the slot are written in place, so only after the first map-in-map update
     // above: the kernel waits for running programs on those (an RCU grace period), so no

@@ -7,6 +7,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "fallback.h"
 #include "maglev.h"
 #include "policy.h"
 #include "slots.h"
@@ -113,6 +114,7 @@ void add_maglev(const Config &c, const std::vector<MaglevBackend> &after,
 {
     auto now = maglev_or_none(c, after);
     g.maglev.assign(now.begin(), now.end());
+    g.fallback = build_fallback(after, now);
     g.second_chance_slots = 0;
     if (!same_edges(after, before)) {
         auto then = maglev_or_none(c, before);
@@ -122,6 +124,9 @@ void add_maglev(const Config &c, const std::vector<MaglevBackend> &after,
                 g.second_chance_slots++;
             }
     }
+    // The fallback column is left out of the exported hash: it follows from the owners and the
+    // file by one algorithm, so it adds no way for two edges to disagree that the owners do not
+    // show, and a release that adds it must not look like a divergence to the ones before it.
     // The exported hash names each entry's owner, not its node slot: slots are kept stable
     // per edge across reloads (assign_slots), so an edge that lived through a membership change
     // numbers its nodes differently from one attached fresh, with the same ownership. Operators
@@ -139,6 +144,20 @@ void add_maglev(const Config &c, const std::vector<MaglevBackend> &after,
     }
     g.table_sha256 = sha256_hex(owners);
 }
+
+} // namespace
+
+std::vector<uint32_t> maglev_words(const GenContent &g)
+{
+    std::vector<uint32_t> w(g.maglev);
+    w.resize(g.maglev.size() * 2, XI_NODE_NONE);
+    for (size_t s = 0; s < g.fallback.size() && s < g.maglev.size(); s++)
+        w[g.maglev.size() + s] = g.fallback[s];
+    return w;
+}
+
+namespace
+{
 
 // The generation's scalar settings (xi_gen_config), but self_node.
 void fill_gen_config(const Config &c, const CompileInput &in, const NodeCfg &self, bool has_edges,
@@ -232,7 +251,7 @@ GenContent compile_generation(const CompileInput &in)
     g.idents = compile_identities(c, g.node_names);
     compile_rules(c, in.prev_rule_slots, g.rules, g.rule_names);
     // Reuse of a running inner map needs byte equality (slots included): its own digest.
-    g.table_digests = {sha256_hex(g.maglev.data(), g.maglev.size() * sizeof(uint32_t)),
+    g.table_digests = {sha256_hex(maglev_words(g).data(), g.maglev.size() * 2 * sizeof(uint32_t)),
                        digest_of(g.vips), digest_of(g.idents), digest_of(g.rules)};
 
     bool has_edges =

@@ -21,7 +21,10 @@ struct GenContent {
     std::vector<std::string> node_names; // by slot, "" = free
     std::vector<uint32_t> maglev;        // table_size entries: XI_MAGLEV_ENTRY(owner, previous)
     uint32_t second_chance_slots = 0;    // entries with a previous owner
-    std::string table_sha256;            // of the owners' names, entry by entry (fleet-wide)
+    // table_size entries: the owner each slot has without its owner (fallback.h), XI_NODE_NONE
+    // where there is none. Published behind the entries, in the same inner map.
+    std::vector<uint16_t> fallback;
+    std::string table_sha256; // of the owners' names, entry by entry (fleet-wide)
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
     std::vector<xi_vip_slot> vip_slots; // XI_VIP_TABLE_SLOTS, open addressing (cfg.vip_salt)
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
@@ -31,6 +34,9 @@ struct GenContent {
     // reuses the running generation's table when its digest is unchanged.
     std::array<std::string, 4> table_digests;
 };
+
+// The Maglev inner map's values: the entries, then the fallback column (one word per slot).
+std::vector<uint32_t> maglev_words(const GenContent &g);
 
 enum TableIndex { kTableMaglev = 0, kTableVips = 1, kTableIdents = 2, kTableRules = 3 };
 
