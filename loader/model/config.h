@@ -97,6 +97,16 @@ struct Config {
     uint32_t table_size = 65537;
     uint32_t drain_timeout = 600; // seconds a step's second chance lasts (fleet.drain_timeout)
     uint32_t mesh_mtu = 1420;
+    // Health-driven failover (issue #14, fleet.failover): serve probes every sibling edge
+    // through the mesh; down after down_after lost probes in a row, up after up_after answered.
+    struct Failover {
+        bool enabled = true;
+        uint16_t probe_port = 9471;     // UDP, on every edge's mesh addresses
+        uint32_t probe_interval = 1000; // ms between probes to one sibling (+- jitter)
+        uint32_t probe_timeout = 500;   // ms a probe may take to be answered
+        uint32_t jitter_percent = 20;
+        uint32_t down_after = 3, up_after = 2;
+    } failover;
 
     Pos nodes_pos; // the node list, where an unknown --node would have to be added
     std::vector<NodeCfg> nodes;

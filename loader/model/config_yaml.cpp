@@ -50,9 +50,39 @@ bool is_any(const yaml::Node &n)
     return n.is_scalar() && n.scalar() == "any";
 }
 
+// fleet.failover: how serve probes its siblings (issue #14). Every edge reads the same file, so
+// every edge probes alike; the thresholds are the operator's trade of detection time against
+// false alarms (docs/steering.md, "Failover").
+void read_failover(Reader &r, const yaml::Node &n, Config::Failover &f)
+{
+    if (!r.mapping(n, "fleet.failover",
+                   {"enabled", "probe_port", "probe_interval", "probe_timeout", "jitter",
+                    "down_after", "up_after"}))
+        return;
+    if (const yaml::Node *e = n.get("enabled"))
+        if (auto b = r.boolean(*e, "fleet.failover.enabled"))
+            f.enabled = *b;
+    auto num = [&](const char *key, uint64_t lo, uint64_t hi, auto &out) {
+        if (const yaml::Node *v = n.get(key))
+            if (auto x = r.uint(*v, std::string("fleet.failover.") + key, lo, hi))
+                out = static_cast<std::remove_reference_t<decltype(out)>>(*x);
+    };
+    num("probe_port", 1, 65535, f.probe_port);
+    num("probe_interval", 50, 60000, f.probe_interval); // ms
+    num("probe_timeout", 10, 60000, f.probe_timeout);   // ms
+    num("jitter", 0, 90, f.jitter_percent);             // percent of the interval
+    num("down_after", 1, 100, f.down_after);
+    num("up_after", 1, 100, f.up_after);
+    if (f.probe_timeout >= f.probe_interval)
+        r.error(n, "fleet.failover.probe_timeout (" + std::to_string(f.probe_timeout) +
+                       " ms) must be shorter than probe_interval (" +
+                       std::to_string(f.probe_interval) + " ms)");
+}
+
 void read_fleet(Reader &r, const yaml::Node &n, Config &c)
 {
-    if (!r.mapping(n, "fleet", {"hash_seed", "maglev_table_size", "mesh_mtu", "drain_timeout"}))
+    if (!r.mapping(n, "fleet",
+                   {"hash_seed", "maglev_table_size", "mesh_mtu", "drain_timeout", "failover"}))
         return;
     if (n.get("hash_seed")) {
         if (auto v = r.uint(*n.get("hash_seed"), "fleet.hash_seed", 1, UINT64_MAX))
@@ -70,6 +100,8 @@ void read_fleet(Reader &r, const yaml::Node &n, Config &c)
     if (n.get("drain_timeout")) // seconds, up to a week
         if (auto v = r.uint(*n.get("drain_timeout"), "fleet.drain_timeout", 1, 604800))
             c.drain_timeout = *v;
+    if (const yaml::Node *f = n.get("failover"))
+        read_failover(r, *f, c.failover);
 }
 
 // An edge's state in a fleet change: active (default), joining, draining, inactive.
