@@ -102,6 +102,9 @@ int xi_tc_pub_in(struct __sk_buff *skb)
             owner = prev;
             sc = 1;
         }
+        /* Failover: marked, so the fallback delivers it whatever its own view of the owner. */
+        if (r == XI_R_FAILOVER_OUT)
+            sc = 1;
         xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
         if (owner == XI_NODE_NONE)
             return XI_TC_NEXT;

@@ -82,6 +82,9 @@ int xi_xdp_public(struct xdp_md *ctx)
      * (lib/second_chance.h). */
     if (owner == XI_NODE_NONE && prev != XI_NODE_NONE)
         return xi_verdict(XDP_PASS, XI_R_TC_DECIDES);
+    /* Failover's marker is TC's to write (the outer header): a down owner's slots go to TC. */
+    if (r == XI_R_FAILOVER_OUT || r == XI_R_FAILOVER_LOCAL)
+        return xi_verdict(XDP_PASS, XI_R_TC_DECIDES);
     if (owner == XI_NODE_NONE) {
         /* Constant for every packet that stays, so GRO still merges them. */
         if (xi_mark(ctx, XI_META_PASS, 0, 0, 0))

@@ -26,6 +26,7 @@
 #define XI_MAP_NODE_STATS "xi_node_stats"
 #define XI_MAP_RULE_STATS "xi_rule_stats"
 #define XI_MAP_EVENT_TOKENS "xi_event_tokens"
+#define XI_MAP_PEER_STATE "xi_peer_state"
 #define XI_PINNED_MAPS(X)                                                                          \
     X(XI_MAP_ACTIVE)                                                                               \
     X(XI_MAP_GEN_CONFIG)                                                                           \
@@ -37,7 +38,8 @@
     X(XI_MAP_STATS)                                                                                \
     X(XI_MAP_NODE_STATS)                                                                           \
     X(XI_MAP_RULE_STATS)                                                                           \
-    X(XI_MAP_EVENT_TOKENS)
+    X(XI_MAP_EVENT_TOKENS)                                                                         \
+    X(XI_MAP_PEER_STATE)
 
 /*
  * The loader's own maps (not in any BPF object): which generation holds which tables, and the

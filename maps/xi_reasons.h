@@ -53,6 +53,10 @@
       "a second chance from the new owner: delivered here, never forwarded again")                 \
     X(30, SECOND_CHANCE_HELD, "second_chance_held",                                                \
       "moved slot, the flow's socket (or a new flow) is here: delivered locally")                  \
+    X(31, FAILOVER_OUT, "failover_out",                                                            \
+      "owner down as this edge's probes see it: sent once, marked, to the slot's fallback owner")  \
+    X(32, FAILOVER_LOCAL, "failover_local",                                                        \
+      "owner down as this edge's probes see it, and this edge is the slot's fallback: local")      \
     X(27, GUARD_METADATA_SEEN, "guard_metadata_seen",                                              \
       "came in through the mesh, now bound for a metadata address: counted, passed (guard count)") \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \

@@ -125,6 +125,10 @@ XI_OFFSET_ASSERT(struct xi_gen_config, guard_mark, 88);
  * zero: their tables read as "no previous owner", and the maps keep their 4-byte values.
  */
 #define XI_MAGLEV_OWNER(e) ((__u32)(e)&0xffff)
+/* Behind the table_size entries, the same inner map holds table_size more words: each slot's
+ * fallback owner (its owner in the table built without its owner; XI_NODE_NONE for none), where
+ * its packets go while this edge sees the owner down (issue #14). Releases before it published
+ * table_size words: the lookup beyond them finds nothing, and no packet fails over. */
 #define XI_MAGLEV_PREV(e) ((__u32)(e) >> 16 ? ((__u32)(e) >> 16) - 1 : XI_NODE_NONE)
 #define XI_MAGLEV_ENTRY(owner, prev)                                                               \
     ((__u32)(owner) | ((prev) == XI_NODE_NONE ? 0u : ((__u32)(prev) + 1) << 16))
@@ -133,6 +137,23 @@ XI_OFFSET_ASSERT(struct xi_gen_config, guard_mark, 88);
 #define XI_NODE_F_HAS4 0x02
 #define XI_NODE_F_HAS6 0x04
 #define XI_NODE_F_EDGE 0x08
+
+/*
+ * xi_peer_state[node slot]: what this edge's agent (serve) learned by probing its siblings
+ * through the mesh (issue #14). Not part of a generation: health changes where a packet goes,
+ * never the table. Zero for every node until serve writes it.
+ */
+#define XI_PEER_F_DOWN                                                                             \
+    0x1 /* the node's data path does not answer: its slots go to their fallback */
+struct xi_peer_state {
+    __u32 flags; /* XI_PEER_F_* */
+    /* Own entry only: until when (CLOCK_BOOTTIME >> 30) a sibling that saw this edge down may
+     * have sent this edge's flows to their fallback: a packet of an own slot with no socket
+     * here gets a second chance there. 0: none. */
+    __u32 recover_until;
+};
+XI_SIZE_ASSERT(struct xi_peer_state, 8);
+XI_OFFSET_ASSERT(struct xi_peer_state, recover_until, 4);
 
 /* xi_nodes[gen * XI_MAX_NODES + slot]: the fleet's nodes. Slots are stable across reloads. */
 struct xi_node {

@@ -131,8 +131,10 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
      * table names another owner (the sender reloaded a fleet change before we did), that
      * owner. Asked only then; a flow not held here gets its second chance there. */
     if (r == XI_R_LOCAL) {
-        __u32 o = xi_owner(g, hash, &prev);
+        int failover;
+        __u32 o = xi_owner(g, hash, &prev, &failover);
 
+        /* An owner we see down (the sender does not): its fallback, which is us or holds it. */
         if (o != g->cfg->self_node)
             prev = o;
         if (prev != XI_NODE_NONE && prev != g->cfg->self_node) {

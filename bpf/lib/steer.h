@@ -14,6 +14,7 @@
 #ifndef XI_BPF_STEER_H
 #define XI_BPF_STEER_H
 
+#include "failover.h"
 #include "gen.h"
 #include "parse.h"
 #include "xi_hash.h"
@@ -103,16 +104,23 @@ static __always_inline int xi_vip_classify(const struct xi_gen *g, const struct 
 /*
  * Owner (node slot) of a flow hash in generation g, or XI_NODE_NONE; *prev: the slot's
  * previous owner while the fleet change that moved it gives second chances, else XI_NODE_NONE.
+ * Failover (lib/failover.h), at the cost of one array lookup per packet: where this edge sees
+ * the owner down, the slot's fallback is returned instead and *failover set (prev none); where
+ * the owner is this edge and it was seen down lately, *prev is the fallback, which may hold
+ * flows that moved there meanwhile.
  */
-static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash, __u32 *prev)
+static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash, __u32 *prev,
+                                      int *failover)
 {
     __u32 gen_slot = g->slot;
     void *table = bpf_map_lookup_elem(&xi_maglev, &gen_slot);
     __u32 size = g->cfg->table_size, until = g->cfg->second_chance_until;
-    __u32 slot, owner;
+    const struct xi_peer_state *ps;
+    __u32 slot, owner, now;
     __u32 *e;
 
     *prev = XI_NODE_NONE;
+    *failover = 0;
     if (!table || !size)
         return XI_NODE_NONE;
     slot = xi_maglev_slot(hash, size);
@@ -122,8 +130,23 @@ static __always_inline __u32 xi_owner(const struct xi_gen *g, __u64 hash, __u32 
     owner = XI_MAGLEV_OWNER(*e);
     if (owner >= XI_MAX_NODES)
         return XI_NODE_NONE;
-    if (*e >> 16 && (!until || (bpf_ktime_get_boot_ns() >> 30) <= until))
+    ps = xi_peer(owner);
+    if (ps && ps->flags) {
+        if ((ps->flags & XI_PEER_F_DOWN) && owner != g->cfg->self_node) {
+            __u32 f = xi_fallback_of(table, slot, size);
+
+            if (f != XI_NODE_NONE) {
+                *failover = 1;
+                return f;
+            }
+        }
+    }
+    now = 0;
+    if (*e >> 16 && (!until || (now = bpf_ktime_get_boot_ns() >> 30) <= until))
         *prev = XI_MAGLEV_PREV(*e) < XI_MAX_NODES ? XI_MAGLEV_PREV(*e) : XI_NODE_NONE;
+    if (*prev == XI_NODE_NONE && ps && ps->recover_until && owner == g->cfg->self_node &&
+        (now ? now : bpf_ktime_get_boot_ns() >> 30) <= ps->recover_until)
+        *prev = xi_fallback_of(table, slot, size);
     return owner;
 }
 
@@ -141,7 +164,7 @@ static __always_inline __u32 xi_steer_decide(void *data, void *end, __u32 l3_off
 {
     __u64 hash = 0;
     __u32 o;
-    int r;
+    int r, failover;
 
     *owner = XI_NODE_NONE;
     *prev = XI_NODE_NONE;
@@ -160,9 +183,16 @@ static __always_inline __u32 xi_steer_decide(void *data, void *end, __u32 l3_off
     r = xi_vip_classify(g, p, &hash);
     if (r == XI_R_PASS_NOT_VIP)
         return r;
-    o = xi_owner(g, hash, prev);
+    o = xi_owner(g, hash, prev, &failover);
     if (o == XI_NODE_NONE)
         return XI_R_NO_TABLE;
+    if (failover) { /* marked by the caller: the fallback delivers it, never sends it on */
+        *prev = XI_NODE_NONE;
+        if (o == g->cfg->self_node)
+            return XI_R_FAILOVER_LOCAL;
+        *owner = o;
+        return XI_R_FAILOVER_OUT;
+    }
     if (o == g->cfg->self_node) {
         /* A second chance is for a TCP or UDP flow (not an ICMP error, not a fragment) whose
          * slot another edge held before: the caller asks whether the flow is ours. */
