@@ -42,6 +42,8 @@ VMTEST_ALL_HANDOFFS ?= 6.12
 VMTEST_BENCH_KERNELS ?=
 # Kernels on which the anykernel tests (reload_crash, serve_watch) run (vmtest/matrix).
 VMTEST_ANYKERNEL_KERNELS ?= 6.12
+# Kernels on which the oldkernel tests (deploy_caps) run (vmtest/matrix).
+VMTEST_OLDKERNEL_KERNELS ?= 6.1
 
 .PHONY: vmtest vmtest-deps vmtest-kernels vmtest-kernels-update vmtest-runner-test baseline
 
@@ -54,7 +56,7 @@ vmtest: build baseline
 	$(VMTEST_DIR)/kernels ensure $(VMTEST_KERNELS)
 	$(VMTEST_DIR)/selftest $(VMTEST_KERNELS)
 	VMTEST_ALL_HANDOFFS='$(VMTEST_ALL_HANDOFFS)' VMTEST_BENCH_KERNELS='$(VMTEST_BENCH_KERNELS)' \
-	VMTEST_ANYKERNEL_KERNELS='$(VMTEST_ANYKERNEL_KERNELS)' \
+	VMTEST_ANYKERNEL_KERNELS='$(VMTEST_ANYKERNEL_KERNELS)' VMTEST_OLDKERNEL_KERNELS='$(VMTEST_OLDKERNEL_KERNELS)' \
 	$(VMTEST_DIR)/matrix --build-dir '$(BUILD_DIR)' --labels '$(VMTEST_LABELS)' \
 		--exclude-labels '$(VMTEST_EXCLUDE)' --batch-labels '$(VMTEST_BATCH)' \
 		--timeout $(VMTEST_TIMEOUT) $(VMTEST_KERNELS)
