@@ -40,7 +40,8 @@ VMTEST_ALL_HANDOFFS ?= 6.12
 # Kernels on which bench_smoke runs (vmtest/matrix): none by default (CI's time; 6.1 is the one
 # whose clsact path the host lacks).
 VMTEST_BENCH_KERNELS ?=
-# Kernels on which the anykernel tests (reload_crash, serve_watch) run (vmtest/matrix).
+# Kernels on which the anykernel tests (fleet_change_drain, tunnel_metadata_gre/_ipip) run
+# (vmtest/matrix).
 VMTEST_ANYKERNEL_KERNELS ?= 6.12
 # Kernels on which the oldkernel tests (deploy_caps) run (vmtest/matrix).
 VMTEST_OLDKERNEL_KERNELS ?= 6.1
