@@ -3,6 +3,7 @@
 //   xdp-ingress owner --config FILE --stdin      (one "PROTO SRC:SPORT DST:DPORT" per line)
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <netinet/in.h>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "compile.h"
 #include "config.h"
 #include "error.h"
+#include "fallback.h"
 #include "instance.h"
 #include "owner.h"
 #include "xi_hash.h"
@@ -54,7 +56,26 @@ bool is_vip(const Config &c, const FlowTuple &t)
     return false;
 }
 
-nlohmann::json answer(const Config &c, const GenContent &g, const FlowTuple &t)
+// The fallback column, built per owner as flows need it (GenContent compiled without it):
+// an owner query costs one Maglev build per distinct owner asked about, not one per edge.
+class Fallbacks
+{
+public:
+    explicit Fallbacks(const GenContent &g) : g_(g) {}
+    uint16_t of(uint32_t slot, uint16_t owner)
+    {
+        auto &col = without_[owner];
+        if (col.empty())
+            col = build_maglev_without(g_.edges_after, owner, g_.cfg.table_size);
+        return slot < col.size() ? col[slot] : XI_NODE_NONE;
+    }
+
+private:
+    const GenContent &g_;
+    std::map<uint16_t, std::vector<uint16_t>> without_;
+};
+
+nlohmann::json answer(const Config &c, const GenContent &g, Fallbacks &fb, const FlowTuple &t)
 {
     uint64_t h = flow_hash(t, g.cfg.seed);
     uint32_t slot = xi_maglev_slot(h, g.cfg.table_size);
@@ -72,8 +93,9 @@ nlohmann::json answer(const Config &c, const GenContent &g, const FlowTuple &t)
     if (prev < g.node_names.size())
         j["previous_owner"] = g.node_names[prev];
     // Where the flow goes while its owner is down (issue #14), by every edge's table.
-    if (slot < g.fallback.size() && g.fallback[slot] < g.node_names.size())
-        j["fallback"] = g.node_names[g.fallback[slot]];
+    if (owner < g.node_names.size())
+        if (uint16_t f = fb.of(slot, static_cast<uint16_t>(owner)); f < g.node_names.size())
+            j["fallback"] = g.node_names[f];
     return j;
 }
 
@@ -119,11 +141,13 @@ void add_owner_command(CLI::App &app, Globals &g, Runner &run)
             CompileInput in;
             in.config = &*res.config;
             in.node = res.config->nodes.front().name; // ownership does not depend on self
+            in.fallback = false;                      // built per owner asked about (Fallbacks)
             GenContent gen = compile_generation(in);
+            Fallbacks fb(gen);
             if (!o->stdin_mode) {
                 if (o->dst.empty())
                     throw Error("owner needs PROTO SRC:SPORT DST:DPORT (or --stdin)");
-                auto j = answer(*res.config, gen, parse_flow(o->proto, o->src, o->dst));
+                auto j = answer(*res.config, gen, fb, parse_flow(o->proto, o->src, o->dst));
                 if (g.json)
                     print_json(g, j);
                 else
@@ -136,7 +160,7 @@ void add_owner_command(CLI::App &app, Globals &g, Runner &run)
                 std::string p, s, d;
                 if (!(ls >> p >> s >> d))
                     continue;
-                auto j = answer(*res.config, gen, parse_flow(p, s, d));
+                auto j = answer(*res.config, gen, fb, parse_flow(p, s, d));
                 if (g.json)
                     std::cout << json_text(j) << "\n";
                 else

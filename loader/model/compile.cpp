@@ -110,11 +110,13 @@ bool same_edges(const std::vector<MaglevBackend> &a, const std::vector<MaglevBac
 // active, joining ones not yet) gave it to another edge, and the fleet-wide hash of both. Both
 // come from the file alone, so every edge builds the same entries whatever its history.
 void add_maglev(const Config &c, const std::vector<MaglevBackend> &after,
-                const std::vector<MaglevBackend> &before, GenContent &g)
+                const std::vector<MaglevBackend> &before, bool fallback, GenContent &g)
 {
     auto now = maglev_or_none(c, after);
     g.maglev.assign(now.begin(), now.end());
-    g.fallback = build_fallback(after, now);
+    g.edges_after = after;
+    if (fallback)
+        g.fallback = build_fallback(after, now);
     g.second_chance_slots = 0;
     if (!same_edges(after, before)) {
         auto then = maglev_or_none(c, before);
@@ -244,7 +246,7 @@ GenContent compile_generation(const CompileInput &in)
             min_edge_mtu = std::min(min_edge_mtu, c.node_mtu(n));
     }
 
-    add_maglev(c, after, before, g);
+    add_maglev(c, after, before, in.fallback, g);
 
     add_vips(c, g);
     uint32_t vip_salt = build_vip_slots(g.vips, g.vip_slots);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config.h"
+#include "maglev.h"
 #include "xi_structs.h"
 #include "xi_names.h"
 
@@ -23,8 +24,9 @@ struct GenContent {
     uint32_t second_chance_slots = 0;    // entries with a previous owner
     // table_size entries: the owner each slot has without its owner (fallback.h), XI_NODE_NONE
     // where there is none. Published behind the entries, in the same inner map.
-    std::vector<uint16_t> fallback;
-    std::string table_sha256; // of the owners' names, entry by entry (fleet-wide)
+    std::vector<uint16_t> fallback; // empty when compiled without it (CompileInput::fallback)
+    std::vector<MaglevBackend> edges_after; // the edges the table was built from
+    std::string table_sha256;               // of the owners' names, entry by entry (fleet-wide)
     std::vector<std::pair<xi_vip_key, xi_vip>> vips;
     std::vector<xi_vip_slot> vip_slots; // XI_VIP_TABLE_SLOTS, open addressing (cfg.vip_salt)
     std::vector<std::pair<xi_ident_key, xi_ident>> idents;
@@ -47,6 +49,9 @@ struct CompileInput {
     uint64_t generation = 1;
     std::vector<std::string> prev_node_slots; // from the running instance, if any
     std::vector<std::string> prev_rule_slots;
+    // The fallback column costs one Maglev build per edge (255 edges x 1,048,573 slots: ~10 s
+    // of CPU); the datapath needs it, validate does not, owner asks for the owners it needs.
+    bool fallback = true;
 };
 
 GenContent compile_generation(const CompileInput &in); // throws xi::Error

@@ -8,6 +8,18 @@
 namespace xi
 {
 
+std::vector<uint16_t> build_maglev_without(std::span<const MaglevBackend> edges, uint16_t gone,
+                                           uint32_t table_size)
+{
+    std::vector<MaglevBackend> others;
+    for (const auto &e : edges)
+        if (e.node != gone)
+            others.push_back(e);
+    if (std::none_of(others.begin(), others.end(), [](const auto &e) { return e.weight > 0; }))
+        return std::vector<uint16_t>(table_size, XI_NODE_NONE);
+    return build_maglev(others, table_size);
+}
+
 std::vector<uint16_t> build_fallback(std::span<const MaglevBackend> edges,
                                      std::span<const uint16_t> table)
 {
@@ -23,14 +35,10 @@ std::vector<uint16_t> build_fallback(std::span<const MaglevBackend> edges,
     // slots: the slot sets are disjoint, so the workers never write the same element.
     std::atomic<size_t> next{0};
     auto work = [&] {
-        std::vector<MaglevBackend> others;
         for (size_t k; (k = next.fetch_add(1)) < weighted.size();) {
             const MaglevBackend &gone = edges[weighted[k]];
-            others.clear();
-            for (const auto &e : edges)
-                if (e.node != gone.node)
-                    others.push_back(e);
-            auto without = build_maglev(others, static_cast<uint32_t>(table.size()));
+            auto without =
+                build_maglev_without(edges, gone.node, static_cast<uint32_t>(table.size()));
             for (size_t s = 0; s < table.size(); s++)
                 if (table[s] == gone.node)
                     fallback[s] = without[s];

@@ -23,6 +23,11 @@ namespace xi
 std::vector<uint16_t> build_fallback(std::span<const MaglevBackend> edges,
                                      std::span<const uint16_t> table);
 
+// The table built without node `gone` (one column's worth of build_fallback, for a caller that
+// needs only some owners' fallbacks); all XI_NODE_NONE when no other edge has weight.
+std::vector<uint16_t> build_maglev_without(std::span<const MaglevBackend> edges, uint16_t gone,
+                                           uint32_t table_size);
+
 } // namespace xi
 
 #endif // XI_FALLBACK_H

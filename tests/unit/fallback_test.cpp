@@ -38,6 +38,7 @@ TEST(Fallback, IsTheOwnerOfTheTableWithoutTheOwner)
             if (e.node != gone.node)
                 others.push_back(e);
         auto without = xi::build_maglev(others, 65537);
+        ASSERT_EQ(xi::build_maglev_without(es, gone.node, 65537), without) << gone.name;
         size_t n = 0;
         for (size_t s = 0; s < table.size(); s++)
             if (table[s] == gone.node) {
@@ -136,6 +137,30 @@ TEST(Fallback, EveryEdgeCompilesTheSameColumnAndPublishesItBehindTheEntries)
     auto again = compiled(fleet(), "edge-1");
     EXPECT_EQ(a.table_sha256, again.table_sha256);
     EXPECT_EQ(a.table_digests[xi::kTableMaglev], again.table_digests[xi::kTableMaglev]);
+}
+
+TEST(Fallback, ValidateAndOwnerCompileWithoutTheColumnAndBuildWhatTheyAsk)
+{
+    auto r = xi::parse_config(fleet(), "fleet.yaml");
+    ASSERT_TRUE(r.errors.empty());
+    xi::CompileInput in;
+    in.config = &*r.config;
+    in.node = "app-1";
+    in.fallback = false;
+    auto lean = xi::compile_generation(in);
+    EXPECT_TRUE(lean.fallback.empty());
+    ASSERT_EQ(lean.edges_after.size(), 4u);
+    auto full = compiled(fleet(), "app-1");
+    EXPECT_EQ(lean.maglev, full.maglev);
+    EXPECT_EQ(lean.table_sha256, full.table_sha256);
+    // What owner builds per owner is the published column.
+    for (const auto &e : lean.edges_after) {
+        auto col = xi::build_maglev_without(lean.edges_after, e.node, lean.cfg.table_size);
+        for (size_t s = 0; s < lean.maglev.size(); s++)
+            if (XI_MAGLEV_OWNER(lean.maglev[s]) == e.node) {
+                ASSERT_EQ(col[s], full.fallback[s]) << e.name << " slot " << s;
+            }
+    }
 }
 
 TEST(Fallback, IsWhereTheFlowsStayWhenTheDeadEdgeIsRemoved)
