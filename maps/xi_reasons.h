@@ -57,6 +57,8 @@
       "owner down as this edge's probes see it: sent once, marked, to the slot's fallback owner")  \
     X(32, FAILOVER_LOCAL, "failover_local",                                                        \
       "owner down as this edge's probes see it, and this edge is the slot's fallback: local")      \
+    X(33, ALLOW_PROBE, "allow_probe",                                                              \
+      "a sibling probe (UDP probe port, edge to edge): allowed whatever the rules say")            \
     X(27, GUARD_METADATA_SEEN, "guard_metadata_seen",                                              \
       "came in through the mesh, now bound for a metadata address: counted, passed (guard count)") \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \

@@ -105,7 +105,10 @@ struct xi_gen_config {
     /* skb mark bits mesh ingress sets on what it passes, for the metadata guard on every other
      * interface (bpf/lib/guard.h); 0: the guard is off. Reserved (zero) before the guard. */
     __u32 guard_mark;
-    __u32 reserved;
+    /* UDP port of serve's sibling probes (fleet.failover, issue #14): allowed between edges'
+     * mesh addresses whatever the rules say; 0: failover off. Reserved (zero) before it. */
+    __be16 probe_port;
+    __u16 reserved;
 };
 XI_SIZE_ASSERT(struct xi_gen_config, 96);
 XI_OFFSET_ASSERT(struct xi_gen_config, table_size, 16);
@@ -115,6 +118,7 @@ XI_OFFSET_ASSERT(struct xi_gen_config, vip_salt, 64);
 XI_OFFSET_ASSERT(struct xi_gen_config, vxlan_ports, 72);
 XI_OFFSET_ASSERT(struct xi_gen_config, geneve_ports, 80);
 XI_OFFSET_ASSERT(struct xi_gen_config, guard_mark, 88);
+XI_OFFSET_ASSERT(struct xi_gen_config, probe_port, 92);
 
 /*
  * xi_maglev (per generation, an array of table_size __u32): who owns each slot. Bits 0-15: the

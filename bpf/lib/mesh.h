@@ -161,6 +161,23 @@ static __always_inline int xi_is_own_steering(const struct xi_gen *g, const stru
            (dst->flags & XI_IDENT_F_EDGE);
 }
 
+/* serve's sibling probe or its answer (issue #14): UDP to or from the probe port, between two
+ * edges' mesh addresses. Allowed whatever the rules say: failover must not depend on a rule
+ * the operator may not have written, and it opens nothing to anyone but the fleet's edges. */
+static __always_inline int xi_is_probe(const struct xi_gen *g, const struct xi_pkt *p)
+{
+    __be16 port = g->cfg->probe_port;
+    const __u16 edge = XI_IDENT_F_NODE | XI_IDENT_F_EDGE;
+    struct xi_ident *src, *dst;
+
+    if (!port || p->proto != IPPROTO_UDP || !(p->flags & XI_PKT_F_L4) ||
+        (p->dport != port && p->sport != port))
+        return 0;
+    src = xi_ident_lookup(g->slot, &p->src);
+    dst = xi_ident_lookup(g->slot, &p->dst);
+    return src && dst && (src->flags & edge) == edge && (dst->flags & edge) == edge;
+}
+
 /* Policy for one packet that is not steering traffic; then clamp the MSS of what passes. */
 static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi_gen *g,
                                           const struct xi_pkt *p, __u32 hook, int ingress)
@@ -170,6 +187,8 @@ static __always_inline int xi_mesh_policy(struct __sk_buff *skb, const struct xi
 
     if (tunnel)
         return xi_mesh_deny(hook, tunnel, p, XI_NODE_NONE, 0);
+    if (xi_is_probe(g, p))
+        return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_ALLOW_PROBE);
     xi_policy_decide(g, p, ingress, &v);
     xi_count_rule(v.rule_slot, skb->len);
     if (!v.allow) {

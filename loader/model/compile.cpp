@@ -180,6 +180,7 @@ void fill_gen_config(const Config &c, const CompileInput &in, const NodeCfg &sel
                 (c.unparsed_pass ? XI_CFG_UNPARSED_PASS : 0) |
                 (c.guard_mode == Config::Rollout::Count ? XI_CFG_GUARD_COUNT : 0);
     cfg.guard_mark = c.guard_mode == Config::Rollout::Off ? 0 : c.guard_mark;
+    cfg.probe_port = c.failover.enabled ? htons(c.failover.probe_port) : 0;
     for (size_t i = 0; i < c.vxlan_ports.size() && i < XI_TUNNEL_PORTS; i++)
         cfg.vxlan_ports[i] = htons(c.vxlan_ports[i]);
     for (size_t i = 0; i < c.geneve_ports.size() && i < XI_TUNNEL_PORTS; i++)

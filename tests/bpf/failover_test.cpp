@@ -9,6 +9,7 @@
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
 
+#include <cstring>
 #include <ctime>
 
 #include "datapath_fixture.h"
@@ -243,6 +244,57 @@ TEST(FailoverXdp, XdpLeavesADownOwnersSlotsToTc)
     auto d = fx.counters() - before;
     EXPECT_EQ(r.retval, XDP_PASS);
     EXPECT_EQ(d, (Counters{{{kXdp, XI_R_TC_DECIDES}, 1}})) << describe(d);
+}
+
+} // namespace
+} // namespace xi::test
+
+namespace xi::test
+{
+namespace
+{
+
+// The sibling probes cross the mesh policy whatever the rules say, and nothing else does:
+// a fleet whose default is deny and whose rules allow nothing on UDP.
+TEST(FailoverProbe, ProbesBetweenEdgesPassADenyPolicyNothingElseDoes)
+{
+    XI_REQUIRE_PRIVILEGES();
+    std::string cfg = kSteerConfig;
+    cfg.replace(cfg.find("  ingress: allow\n  egress: allow\n"),
+                strlen("  ingress: allow\n  egress: allow\n"), "  ingress: deny\n  egress: deny\n");
+    DatapathFixture fx(cfg, "edge-a");
+    auto udp = [](const char *src, const char *dst, uint16_t sport, uint16_t dport) {
+        return Packet().eth().ipv4(src, dst).udp(sport, dport).payload(16).build();
+    };
+    auto verdict = [&](Prog prog, const Bytes &pkt, uint32_t *reason) {
+        auto before = fx.counters();
+        auto r = fx.run_tc(prog, pkt);
+        auto d = fx.counters() - before;
+        *reason = d.empty() ? 0 : d.begin()->first.second;
+        EXPECT_EQ(d.size(), 1u) << describe(d);
+        return r.retval;
+    };
+    uint32_t why = 0;
+    // edge-b probes edge-a; edge-a answers (egress, from the probe port).
+    EXPECT_EQ(verdict(Prog::MeshIngress, udp("10.200.0.2", "10.200.0.1", 40000, 9471), &why),
+              TC_ACT_UNSPEC);
+    EXPECT_EQ(why, XI_R_ALLOW_PROBE);
+    EXPECT_EQ(verdict(Prog::MeshEgress, udp("10.200.0.1", "10.200.0.2", 9471, 40000), &why),
+              TC_ACT_UNSPEC);
+    EXPECT_EQ(why, XI_R_ALLOW_PROBE);
+    // Another port, or the probe port from a node that is not an edge: the rules decide (deny).
+    EXPECT_EQ(verdict(Prog::MeshIngress, udp("10.200.0.2", "10.200.0.1", 40000, 9472), &why),
+              TC_ACT_SHOT);
+    EXPECT_EQ(why, XI_R_DROP_DEFAULT);
+    EXPECT_EQ(verdict(Prog::MeshIngress, udp("10.201.0.1", "10.200.0.1", 40000, 9471), &why),
+              TC_ACT_SHOT);
+    EXPECT_EQ(why, XI_R_DROP_DEFAULT);
+    // Failover off: no exception.
+    cfg.replace(cfg.find("  hash_seed:"), 0, "  failover:\n    enabled: false\n");
+    fx.publish(cfg, "edge-a");
+    EXPECT_EQ(verdict(Prog::MeshIngress, udp("10.200.0.2", "10.200.0.1", 40000, 9471), &why),
+              TC_ACT_SHOT);
+    EXPECT_EQ(why, XI_R_DROP_DEFAULT);
 }
 
 } // namespace
