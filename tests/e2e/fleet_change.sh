@@ -59,15 +59,7 @@ write_after() {
 }
 
 # The step, run by the flipper mid-stream: every edge reloads the fleet file after it.
-st_step() {
-    local e t0=$EPOCHREALTIME
-    for e in "${ST_EDGES[@]}"; do
-        "$XI_BIN" reload --config "$AFTER" --instance "$(st_inst "$e")" >>"$XI_TMP/step.log" 2>&1 ||
-            echo "    step: reload of $e FAILED (step.log)"
-    done
-    printf '    step: every edge reloaded the fleet after the change (%d ms)\n' \
-        $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
-}
+st_step() { st_reload_all "$AFTER"; }
 
 # owner_in FILE SPORT: the flow's owner (and previous owner) in the fleet file FILE.
 owner_in() {

@@ -61,13 +61,8 @@ EOF
 # The step, run by the flipper mid-stream: every edge reloads the fleet file after it; then the
 # new connections start (in the background; the flipper waits for them).
 st_step() {
-    local e t0=$EPOCHREALTIME c
-    for e in "${ST_EDGES[@]}"; do
-        "$XI_BIN" reload --config "$AFTER" --instance "$(st_inst "$e")" >>"$XI_TMP/step.log" 2>&1 ||
-            echo "    step: reload of $e FAILED (step.log)"
-    done
-    printf '    step: every edge reloaded the fleet after the change (%d ms)\n' \
-        $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+    local c
+    st_reload_all "$AFTER"
     for c in "${NEWCONN[@]}"; do
         nsx cl "$XI_PY" "$ST_DIR/xfer.py" client --dst "$ST_VIP4" --port "$ST_PORT" --src "$ST_CL4" \
             --sport "${PORT[$c]}" --bytes $((2 << 20)) --seconds 60 --rate 16 \

@@ -212,6 +212,18 @@ st_attach() {
     ST_ATTACH_NOTES=$(sed -n 's/^warning: //p' "$log")
 }
 
+# st_reload_all FILE: every edge reloads the fleet file FILE (a fleet change's step; run by the
+# flipper mid-stream, so a failed reload is reported, not fatal: the checks after it fail).
+st_reload_all() {
+    local e t0=$EPOCHREALTIME
+    for e in "${ST_EDGES[@]}"; do
+        "$XI_BIN" reload --config "$1" --instance "$(st_inst "$e")" >>"$XI_TMP/step.log" 2>&1 ||
+            echo "    step: reload of $e FAILED (step.log)"
+    done
+    printf '    step: every edge reloaded the fleet after the change (%d ms)\n' \
+        $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+}
+
 # st_servers: a VIP server (both families) on every edge; each logs to server-EDGE.log.
 st_servers() {
     local e
