@@ -149,15 +149,32 @@ XI_OFFSET_ASSERT(struct xi_gen_config, probe_port, 92);
  */
 #define XI_PEER_F_DOWN                                                                             \
     0x1 /* the node's data path does not answer: its slots go to their fallback */
+/* xi_peer_state.state: the agent's probe verdict (status and /metrics; the datapath reads only
+ * flags and recover_until). */
+#define XI_PEER_UNKNOWN 0 /* no verdict yet: treated as up */
+#define XI_PEER_UP 1
+#define XI_PEER_DOWN 2
 struct xi_peer_state {
     __u32 flags; /* XI_PEER_F_* */
     /* Own entry only: until when (CLOCK_BOOTTIME >> 30) a sibling that saw this edge down may
      * have sent this edge's flows to their fallback: a packet of an own slot with no socket
      * here gets a second chance there. 0: none. */
     __u32 recover_until;
+    /* Written by serve for status and /metrics, never read by the datapath. Siblings: */
+    __u32 state;  /* XI_PEER_* */
+    __u32 rtt_us; /* round trip of the last answered probe */
+    __u64 probes_sent;
+    __u64 probes_answered;
+    __u64 transitions;
+    __u64 changed_at; /* CLOCK_REALTIME seconds of the last transition, 0: none */
+    /* Own entry: how many siblings' last message said they see this edge down. */
+    __u32 reported_down;
+    __u32 pad;
 };
-XI_SIZE_ASSERT(struct xi_peer_state, 8);
+XI_SIZE_ASSERT(struct xi_peer_state, 56);
 XI_OFFSET_ASSERT(struct xi_peer_state, recover_until, 4);
+XI_OFFSET_ASSERT(struct xi_peer_state, probes_sent, 16);
+XI_OFFSET_ASSERT(struct xi_peer_state, reported_down, 48);
 
 /* xi_nodes[gen * XI_MAX_NODES + slot]: the fleet's nodes. Slots are stable across reloads. */
 struct xi_node {
@@ -320,6 +337,15 @@ XI_SIZE_ASSERT(struct xi_frag, 16);
 /* xi_events (ring buffer): one record per deny/steer event, rate-limited per CPU. */
 #define XI_EV_F_IPV6 0x01
 #define XI_EV_F_STEERED 0x02 /* the packet came out of a steering tunnel */
+/* Made by the agent (serve), not by a packet: the reason field holds an enum xi_agent_ev, node
+ * the sibling, src/dst the two mesh addresses, the ports the probe port; hook is 0xff. */
+#define XI_EV_F_AGENT 0x04
+enum xi_agent_ev {
+    XI_AGENT_PEER_DOWN = 1, /* this edge's probes see the sibling down: its slots fail over */
+    XI_AGENT_PEER_UP = 2,   /* answered again: its slots go back to it */
+    XI_AGENT_SEEN_DOWN = 3, /* the sibling says it sees this edge down */
+};
+#define XI_EV_HOOK_AGENT 0xff
 struct xi_event {
     __u64 ts_ns; /* bpf_ktime_get_ns() */
     struct xi_addr src;

@@ -62,8 +62,33 @@ int on_sample(void *ctx, void *data, size_t size)
 
 } // namespace
 
+namespace
+{
+const char *agent_event_name(uint8_t kind)
+{
+    switch (kind) {
+    case XI_AGENT_PEER_DOWN:
+        return "peer_down";
+    case XI_AGENT_PEER_UP:
+        return "peer_up";
+    case XI_AGENT_SEEN_DOWN:
+        return "seen_down";
+    default:
+        return "?";
+    }
+}
+} // namespace
+
 nlohmann::json event_json(const xi_event &e, const Catalogs &names)
 {
+    if (e.flags & XI_EV_F_AGENT) // serve's probes (issue #14), not a packet
+        return {{"ts_ns", e.ts_ns},
+                {"source", "agent"},
+                {"event", agent_event_name(e.reason)},
+                {"node", name_at(names.nodes, e.node, "?")},
+                {"src", IpAddr::from_xi(e.src).str()},
+                {"dst", IpAddr::from_xi(e.dst).str()},
+                {"port", ntohs(e.dport)}};
     const ReasonInfo *r = reason_info(e.reason);
     std::string hook = "?";
     for (const auto &h : hooks())
@@ -95,6 +120,16 @@ nlohmann::json event_json(const xi_event &e, const Catalogs &names)
 
 std::string event_line(const nlohmann::json &e)
 {
+    if (e.value("source", "") == "agent") {
+        const std::string ev = e["event"].get<std::string>(), node = e["node"].get<std::string>();
+        std::string what = ev == "peer_down"   ? "sibling " + node + " is down: its slots fail over"
+                           : ev == "peer_up"   ? "sibling " + node + " is up again"
+                           : ev == "seen_down" ? "sibling " + node + " sees this edge down"
+                                               : ev + " " + node;
+        return "agent " + ev + " edge " + node + " (" + e["src"].get<std::string>() + " -> " +
+               e["dst"].get<std::string>() + " port " + std::to_string(e["port"].get<int>()) +
+               "): " + what;
+    }
     auto ep = [&](const char *addr, const char *port) {
         std::string a = e[addr].get<std::string>();
         if (a.find(':') != std::string::npos)

@@ -11,6 +11,7 @@
 #include "handoff.h"
 #include "counters.h"
 #include "health.h"
+#include "peer_state.h"
 #include "publish.h"
 #include "state.h"
 #include "xi_reasons.h"
@@ -51,6 +52,17 @@ const std::vector<std::pair<std::string, std::string>> kFamilies = {
      "Data-plane health: 1 healthy or degraded (previous policy running), 0 unhealthy."},
     {"xdp_ingress_health_status", "Data-plane health state, one series per state, 1 = current."},
     {"xdp_ingress_scrape_duration_seconds", "Time this scrape took to read the datapath."},
+    {"xdp_ingress_peer_up",
+     "This edge's probes through the mesh: 1 the sibling answers, 0 it is down (its slots go to "
+     "their fallback owners), -1 no verdict yet (treated as up)."},
+    {"xdp_ingress_peer_probes_total", "Probes sent to a sibling, by result (answered, lost)."},
+    {"xdp_ingress_peer_transitions_total", "Up/down changes of a sibling as this edge sees it."},
+    {"xdp_ingress_peer_probe_rtt_seconds", "Round trip of the last answered probe to a sibling."},
+    {"xdp_ingress_seen_down_by",
+     "How many siblings' last probes say they see this edge down (its flows are at their "
+     "fallback owners there)."},
+    {"xdp_ingress_recovery_seconds_left",
+     "Time left in the recovery window: own flows without a socket here go to their fallback."},
 };
 
 MetricFamily family(const std::string &name, MetricType type)
@@ -272,6 +284,58 @@ void add_peer_and_rule_counters(Families &out, const std::string &dir, const Lab
     }
 }
 
+// Health-driven failover (issue #14): what serve's probes wrote into xi_peer_state.
+void add_failover(Families &out, const std::string &dir, const Label &inst, const InstanceState &st)
+{
+    auto map = PeerStateMap::open(dir);
+    if (!map)
+        return;
+    std::vector<std::string> names;
+    try {
+        names = read_catalog(GenMaps::open_pinned(dir), CatalogKind::Node);
+    } catch (const std::exception &) {
+        return;
+    }
+    auto up = family("xdp_ingress_peer_up", MetricType::Gauge);
+    auto probes = family("xdp_ingress_peer_probes_total", MetricType::Counter);
+    auto trans = family("xdp_ingress_peer_transitions_total", MetricType::Counter);
+    auto rtt = family("xdp_ingress_peer_probe_rtt_seconds", MetricType::Gauge);
+    auto seen = family("xdp_ingress_seen_down_by", MetricType::Gauge);
+    auto left = family("xdp_ingress_recovery_seconds_left", MetricType::Gauge);
+    const auto all = map->all();
+    const uint32_t now = boot_units_now();
+    for (uint32_t i = 0; i < all.size() && i < names.size(); i++) {
+        const xi_peer_state &e = all[i];
+        if (names[i].empty())
+            continue;
+        if (names[i] == st.node) {
+            seen.metric.push_back(metric({inst}, double(e.reported_down), MetricType::Gauge));
+            left.metric.push_back(
+                metric({inst}, e.recover_until > now ? (e.recover_until - now) * 1.073741824 : 0.0,
+                       MetricType::Gauge));
+            continue;
+        }
+        if (!e.probes_sent && !e.flags && !e.state)
+            continue; // not probed (failover off, a backend)
+        const Label peer{"peer", names[i]};
+        up.metric.push_back(metric({inst, peer},
+                                   e.state == XI_PEER_DOWN ? 0.0
+                                   : e.state == XI_PEER_UP ? 1.0
+                                                           : -1.0,
+                                   MetricType::Gauge));
+        probes.metric.push_back(metric({inst, peer, {"result", "answered"}},
+                                       double(e.probes_answered), MetricType::Counter));
+        probes.metric.push_back(metric({inst, peer, {"result", "lost"}},
+                                       double(e.probes_sent - e.probes_answered),
+                                       MetricType::Counter));
+        trans.metric.push_back(metric({inst, peer}, double(e.transitions), MetricType::Counter));
+        rtt.metric.push_back(metric({inst, peer}, e.rtt_us / 1e6, MetricType::Gauge));
+    }
+    for (auto *f : {&up, &probes, &trans, &rtt, &seen, &left})
+        if (!f->metric.empty())
+            out.push_back(*f);
+}
+
 } // namespace
 
 std::vector<MetricFamily> DatapathCollector::Collect() const
@@ -292,6 +356,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const
     add_state(out, inst, *st);
     add_reason_counters(out, dir, inst, hook_if);
     add_peer_and_rule_counters(out, dir, inst, *st);
+    add_failover(out, dir, inst, *st);
     auto dur = family("xdp_ingress_scrape_duration_seconds", MetricType::Gauge);
     dur.metric.push_back(
         metric({inst}, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),

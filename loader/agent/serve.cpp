@@ -26,6 +26,7 @@
 #include "instance.h"
 #include "json_text.h"
 #include "metrics.h"
+#include "prober.h"
 #include "state.h"
 
 namespace xi
@@ -95,6 +96,7 @@ public:
     int run()
     {
         ensure_attached();
+        start_prober();
         start_http();
         return loop();
     }
@@ -114,13 +116,35 @@ private:
                          inst_, rep.state.node, rep.state.config_path, rep.state.config_sha256,
                          rep.state.table_sha256, rep.state.generation);
             applied_ = rep.state.config_sha256;
+            node_ = rep.state.node;
+            fleet_ = std::move(rep.fleet);
             release_memory();
             return;
         }
         spdlog::info("instance {} already attached (generation {}): taking it over", inst_,
                      st->generation);
         applied_ = st->config_sha256;
+        node_ = st->node;
         maybe_reload(false);
+    }
+
+    // The sibling prober (issue #14), on the fleet of the last attach or reload; when serve took
+    // over an instance whose file had not changed, on that file.
+    void start_prober()
+    {
+        prober_ = std::make_unique<Prober>(o_.attach.paths, inst_);
+        if (!fleet_) {
+            auto res = load_config(o_.attach.config_path);
+            if (res.config)
+                fleet_ = fleet_view(*res.config);
+            else
+                spdlog::error("failover: {} does not parse, probing nothing until a reload "
+                              "applies a good one",
+                              o_.attach.config_path);
+        }
+        if (fleet_)
+            prober_->refresh(*fleet_, node_);
+        fleet_.reset();
     }
 
     void start_http()
@@ -162,6 +186,10 @@ private:
             auto rep = reload_instance({o_.attach.paths, o_.attach.config_path, inst_});
             log_reload(rep);
             applied_ = rep.state.config_sha256;
+            if (prober_)
+                prober_->refresh(rep.fleet, rep.state.node);
+            else
+                fleet_ = std::move(rep.fleet);
             rejected_.clear();
             failed_.clear();
             backoff_s_ = 0;
@@ -205,20 +233,39 @@ private:
             spdlog::warn("inotify unavailable ({}): relying on polling every {} s",
                          std::strerror(errno), o_.poll_interval_s);
         arm_watch();
-        auto next_poll = std::chrono::steady_clock::now();
+        using Clock = std::chrono::steady_clock;
+        auto next_poll = Clock::now();
+        // The file checks run on deadlines, not on a quiet poll: the prober's datagrams wake
+        // the loop several times a second and must not postpone a debounced reload.
         bool pending = false;
+        Clock::time_point settle_at{}, rearm_at = Clock::now();
         int rc = 0;
-        const int poll_ms = static_cast<int>(o_.poll_interval_s * 1000);
+        const auto poll_every = std::chrono::milliseconds(int(o_.poll_interval_s * 1000));
         for (;;) {
-            pollfd fds[2] = {{sfd, POLLIN, 0}, {ifd_, POLLIN, 0}};
+            std::vector<pollfd> fds = {{sfd, POLLIN, 0}, {ifd_, POLLIN, 0}};
+            for (int pfd : prober_->fds())
+                fds.push_back({pfd, POLLIN, 0});
             // After a burst of events, wait until the writer is done (debounce), then check.
             // Without a watch (the directory is gone or was replaced), look again every second.
             bool unwatched = ifd_ >= 0 && wd_ < 0;
-            int timeout = pending ? 150 : unwatched ? std::min(poll_ms, 1000) : poll_ms;
+            if (unwatched && rearm_at < Clock::now() - std::chrono::seconds(1))
+                rearm_at =
+                    Clock::now() + std::min<Clock::duration>(poll_every, std::chrono::seconds(1));
+            int timeout = ms_until(next_poll);
+            if (pending)
+                timeout = std::min(timeout, ms_until(settle_at));
+            if (unwatched)
+                timeout = std::min(timeout, ms_until(rearm_at));
             if (!failed_.empty())
                 timeout = std::min(timeout, ms_until(retry_at_));
-            int n = ::poll(fds, 2, timeout);
-            auto now = std::chrono::steady_clock::now();
+            if (int p = prober_->timeout_ms(); p >= 0)
+                timeout = std::min(timeout, p);
+            int n = ::poll(fds.data(), fds.size(), timeout);
+            auto now = Clock::now();
+            for (size_t i = 2; n > 0 && i < fds.size(); i++)
+                if (fds[i].revents & POLLIN)
+                    prober_->on_readable(fds[i].fd);
+            prober_->tick();
             if (n > 0 && (fds[0].revents & POLLIN)) {
                 signalfd_siginfo si{};
                 if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -234,10 +281,12 @@ private:
             if (n > 0 && (fds[1].revents & POLLIN)) {
                 drain_events();
                 pending = true;
+                settle_at = now + std::chrono::milliseconds(150);
                 continue;
             }
-            if (n == 0 && (pending || unwatched)) {
+            if ((pending && now >= settle_at) || (unwatched && now >= rearm_at)) {
                 pending = false;
+                rearm_at = now + std::min<Clock::duration>(poll_every, std::chrono::seconds(1));
                 arm_watch(); // the directory may have been replaced: watch the new one
                 maybe_reload(false);
             }
@@ -245,10 +294,11 @@ private:
                 maybe_reload(false);
             if (now >= next_poll) {
                 maybe_reload(false);
-                next_poll = now + std::chrono::milliseconds(int(o_.poll_interval_s * 1000));
+                next_poll = now + poll_every;
             }
         }
         exposer_.reset();
+        prober_.reset(); // before a detach: it writes into the pins
         if (o_.detach_on_exit) {
             auto rep = detach_instance(o_.attach.paths, inst_);
             spdlog::info("audit: detach instance={} removed={}", inst_, rep.removed.size());
@@ -344,6 +394,9 @@ private:
         return static_cast<int>(std::clamp<long long>(ms, 0, 60000));
     }
     std::unique_ptr<prometheus::Exposer> exposer_;
+    std::unique_ptr<Prober> prober_;
+    std::string node_;
+    std::optional<FleetView> fleet_; // the applied fleet until the prober takes it
     std::shared_ptr<DatapathCollector> collector_;
 };
 

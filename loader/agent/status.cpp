@@ -1,6 +1,7 @@
 #include "status.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <ctime>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "attach.h"
 #include "counters.h"
 #include "handoff.h"
+#include "peer_state.h"
 #include "publish.h"
 #include "state.h"
 #include "xi_reasons.h"
@@ -16,6 +18,9 @@
 
 namespace xi
 {
+
+nlohmann::json failover_status(const std::string &dir, const xi_gen_config &cfg,
+                               const std::vector<std::string> &names);
 
 namespace
 {
@@ -160,6 +165,7 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
         close(node_stats);
     }
     j["peers"] = peers;
+    j["failover"] = failover_status(dir, cfg, node_names);
 
     auto rule_names = read_catalog(maps, CatalogKind::Rule);
     int rule_stats = bpf_obj_get((dir + "/xi_rule_stats").c_str());
@@ -172,6 +178,46 @@ nlohmann::json instance_status(const Paths &p, const std::string &instance)
     }
     j["rules"] = rules;
     return j;
+}
+
+// What serve's probes found (issue #14), from xi_peer_state: per sibling its state and probe
+// counters; for this edge, how many siblings see it down and how long its recovery window lasts.
+nlohmann::json failover_status(const std::string &dir, const xi_gen_config &cfg,
+                               const std::vector<std::string> &names)
+{
+    nlohmann::json f = {{"enabled", cfg.probe_port != 0}, {"probe_port", ntohs(cfg.probe_port)}};
+    auto map = PeerStateMap::open(dir);
+    nlohmann::json sibs = nlohmann::json::array();
+    if (!map) {
+        f["siblings"] = sibs;
+        return f;
+    }
+    const auto all = map->all();
+    const uint32_t now = boot_units_now();
+    for (uint32_t i = 0; i < all.size(); i++) {
+        const xi_peer_state &e = all[i];
+        if (i == cfg.self_node) {
+            f["reported_down_by"] = e.reported_down;
+            f["recovering_seconds_left"] =
+                e.recover_until > now ? (e.recover_until - now) * 1.073741824 : 0.0;
+            continue;
+        }
+        if (!e.probes_sent && !e.flags && !e.state)
+            continue;
+        const char *state = e.state == XI_PEER_DOWN ? "down"
+                            : e.state == XI_PEER_UP ? "up"
+                                                    : "unknown";
+        sibs.push_back({{"node", i < names.size() && !names[i].empty() ? names[i] : "?"},
+                        {"state", state},
+                        {"failed_over", (e.flags & XI_PEER_F_DOWN) != 0},
+                        {"probes_sent", e.probes_sent},
+                        {"probes_answered", e.probes_answered},
+                        {"transitions", e.transitions},
+                        {"rtt_ms", e.rtt_us / 1000.0},
+                        {"changed_at", e.changed_at}});
+    }
+    f["siblings"] = sibs;
+    return f;
 }
 
 std::string render_status(const nlohmann::json &instances)
@@ -230,6 +276,24 @@ std::string render_status(const nlohmann::json &instances)
                 out << "    " << p["node"].get<std::string>() << ": forwarded "
                     << p["forwarded_packets"] << " pkts, decapsulated " << p["decapsulated_packets"]
                     << " pkts\n";
+        }
+        if (j.contains("failover") && !j["failover"]["siblings"].empty()) {
+            const auto &f = j["failover"];
+            out << "  failover (probes on port " << f["probe_port"] << "):\n";
+            for (const auto &p : f["siblings"]) {
+                out << "    " << p["node"].get<std::string>() << " "
+                    << p["state"].get<std::string>()
+                    << (p["failed_over"].get<bool>() ? " (its slots go to their fallback)" : "")
+                    << ": " << p["probes_answered"] << " of " << p["probes_sent"]
+                    << " probes answered, rtt " << p["rtt_ms"].get<double>() << " ms, "
+                    << p["transitions"] << " transitions\n";
+            }
+            if (f.value("reported_down_by", 0) > 0)
+                out << "    this edge is seen down by " << f["reported_down_by"] << " sibling(s)\n";
+            if (f.value("recovering_seconds_left", 0.0) > 0)
+                out << "    recovery window: own flows without a socket here go to their fallback "
+                       "for "
+                    << static_cast<long>(f["recovering_seconds_left"].get<double>()) << " s\n";
         }
         if (!j["rules"].empty()) {
             out << "  rules:\n";

@@ -2,21 +2,14 @@
 
 #include <algorithm>
 #include <bpf/bpf.h>
-#include <ctime>
+
+#include "peer_state.h"
 
 namespace xi
 {
 
 namespace
 {
-
-// CLOCK_BOOTTIME in the unit the datapath compares with (bpf_ktime_get_boot_ns() >> 30).
-uint64_t boot_units()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec)) >> 30;
-}
 
 // Until when the previous owners of a fleet change give second chances: drain_timeout from the
 // first generation of this step published here; a reload of the same step (the same Maglev
@@ -32,8 +25,7 @@ uint32_t second_chance_until(const GenMaps &maps, const ActiveGen &cur,
         bpf_map_lookup_elem(maps.gen_config, &cur.slot, &running) == 0 &&
         running.second_chance_until)
         return running.second_chance_until;
-    uint64_t span = (uint64_t(drain_timeout) * 1000000000ull + (1ull << 30) - 1) >> 30;
-    return static_cast<uint32_t>(boot_units() + span);
+    return boot_units_after(drain_timeout);
 }
 
 } // namespace

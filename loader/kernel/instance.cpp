@@ -175,6 +175,7 @@ AttachReport replace_programs(const AttachOptions &o, const Resolved &r, const s
     if (!guarded.empty())
         rep.notes.push_back("added the " + describe_guard(guarded, r.guard));
     rep.state = st;
+    rep.fleet = fleet_view(r.config);
     return rep;
 }
 
@@ -288,7 +289,13 @@ AttachReport attach_instance(const AttachOptions &o)
 
     attach_hooks(dp, lo, r, dir, o.xdp_mode, rep);
     rollback.done = true;
+    rep.fleet = fleet_view(r.config);
     return rep;
+}
+
+FleetView fleet_view(const Config &c)
+{
+    return {c.failover, c.drain_timeout, c.nodes};
 }
 
 ReloadReport reload_instance(const ReloadOptions &o)
@@ -371,6 +378,7 @@ ReloadReport reload_instance(const ReloadOptions &o)
     rep.state = *st;
     rep.tables_reused = pub.tables_reused;
     rep.fill_ms = pub.fill_ms;
+    rep.fleet = fleet_view(config);
     return rep;
 }
 

@@ -41,10 +41,20 @@ struct AttachOptions {
     bool fix_sysctl = true; // set rp_filter (else refuse naming the sysctl)
 };
 
+// What serve's sibling prober needs of the config just applied (issue #14), so that it probes
+// exactly the fleet the datapath runs, without parsing the file again.
+struct FleetView {
+    Config::Failover failover;
+    uint32_t drain_timeout = 0;
+    std::vector<NodeCfg> nodes;
+};
+FleetView fleet_view(const Config &c);
+
 struct AttachReport {
     InstanceState state;
     std::vector<std::string> notes; // fallbacks taken, sysctls changed: one sentence each
     bool replaced = false;
+    FleetView fleet;
 };
 
 AttachReport attach_instance(const AttachOptions &o);
@@ -61,6 +71,7 @@ struct ReloadReport {
     uint64_t old_generation = 0;
     int tables_reused = 0; // of the four swapped tables
     double fill_ms = 0;
+    FleetView fleet;
 };
 
 // Validate, compile, publish into the inactive slot, flip. A bad file changes nothing (throws

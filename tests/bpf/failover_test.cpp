@@ -63,7 +63,9 @@ protected:
 
     void set_peer(uint16_t node, uint32_t flags, uint32_t recover_until = 0)
     {
-        xi_peer_state s{flags, recover_until};
+        xi_peer_state s{};
+        s.flags = flags;
+        s.recover_until = recover_until;
         uint32_t key = node;
         ASSERT_EQ(bpf_map_update_elem(peers_.get(), &key, &s, BPF_ANY), 0) << strerror(errno);
     }
@@ -236,7 +238,8 @@ TEST(FailoverXdp, XdpLeavesADownOwnersSlotsToTc)
             port = static_cast<uint16_t>(p);
     }
     Fd peers(bpf_obj_get((fx.pin_dir() + "/" XI_MAP_PEER_STATE).c_str()));
-    xi_peer_state down{XI_PEER_F_DOWN, 0};
+    xi_peer_state down{};
+    down.flags = XI_PEER_F_DOWN;
     uint32_t key = b;
     ASSERT_EQ(bpf_map_update_elem(peers.get(), &key, &down, BPF_ANY), 0);
     auto before = fx.counters();
