@@ -44,9 +44,14 @@ for f in files:
          "sc_out": c(j, "public/tc/ingress", "second_chance_out") + c(j, "mesh/tc/ingress", "second_chance_out"),
          "sc_held": c(j, "public/tc/ingress", "second_chance_held") + c(j, "mesh/tc/ingress", "second_chance_held"),
          "sc_in": c(j, "mesh/tc/ingress", "second_chance_in"),
+         # Failover (issue #14): slots of a sibling this edge sees down.
+         "fo_out": c(j, "public/tc/ingress", "failover_out") + c(j, "mesh/tc/ingress", "failover_out"),
+         "fo_local": c(j, "public/tc/ingress", "failover_local") + c(j, "mesh/tc/ingress", "failover_local"),
          "handoff": ",".join(sorted({a["handoff"] for a in j.get("attachments", []) if "handoff" in a})),
          "drops": " ".join("%s:%s=%d" % (x["hook"], x["reason"], x["packets"])
                            for x in j["counters"] if x["drop"] and x["packets"])}
+    for p in j.get("failover", {}).get("siblings", []):
+        k["peer/" + p["node"]] = p["state"]
     at_xdp = k["xdp_forward"] or k["xdp_decided"]
     at_tc = k["tc_forward"] or k["tc_decides"] or k["mark_failed"]
     decided_at = "+".join(n for n, on in (("xdp", at_xdp), ("tc", at_tc)) if on)
@@ -77,11 +82,12 @@ EOF
 st_status() { echo "$XI_TMP/status-$1.json"; }
 # st_c EDGE NAME: a counter loaded by st_snapshot: forward and local (decisions, XDP + TC),
 # xdp_forward, tc_forward, mark_failed, tc_decides, xdp_decided, tc_redirect, mesh_decap,
-# mss_clamped, sc_out, sc_held, sc_in (second chance), fwd/SIBLING, decap/SIBLING (packets; 0 if none), fwd_bytes/SIBLING,
+# mss_clamped, sc_out, sc_held, sc_in (second chance), fo_out, fo_local (failover),
+# peer/SIBLING (its state as this edge's probes see it: up, down, unknown), fwd/SIBLING, decap/SIBLING (packets; 0 if none), fwd_bytes/SIBLING,
 # decap_bytes/SIBLING, drops, handoff (text).
 st_c() {
     local v=${ST_C[$1/$2]:-}
-    case $2 in drops | handoff) echo "$v" ;; *) echo "${v:-0}" ;; esac
+    case $2 in drops | handoff | peer/*) echo "$v" ;; *) echo "${v:-0}" ;; esac
 }
 # st_counter_table: the steering counters of every edge, as of the last st_snapshot.
 st_counter_table() {

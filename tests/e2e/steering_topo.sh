@@ -159,7 +159,8 @@ EOF
 }
 
 # st_write_config [FILE]: the one fleet file every edge attaches with ($ST_CONFIG by default);
-# ST_STATE[EDGE] / ST_WEIGHT[EDGE], when set, give an edge's state (issue #13) and weight.
+# ST_STATE[EDGE] / ST_WEIGHT[EDGE], when set, give an edge's state (issue #13) and weight;
+# ST_FLEET_EXTRA, when set, is written under fleet: as it is (e.g. a failover: line).
 declare -gA ST_STATE=() ST_WEIGHT=()
 st_write_config() {
     local e n out=${1:-$ST_CONFIG}
@@ -169,6 +170,7 @@ st_write_config() {
         echo "fleet:"
         echo "  hash_seed: 0x9e3779b97f4a7c15"
         echo "  mesh_mtu: $ST_MESH_MTU"
+        [ -z "${ST_FLEET_EXTRA:-}" ] || echo "$ST_FLEET_EXTRA"
         echo "nodes:"
         for e in "${ST_EDGES[@]}"; do
             n=$(st_idx "$e")
