@@ -2,8 +2,10 @@
 // datapath, refilled by the reader: loader/kernel/event_budget.h).
 #include <chrono>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <sched.h>
 
+#include "agent_event.h"
 #include "datapath_fixture.h"
 #include "event_budget.h"
 #include "events.h"
@@ -159,6 +161,58 @@ TEST_F(Events, PollingEndsWhenAskedToStopWithoutAnyEvent)
     EXPECT_EQ(seen, 0u);
     EXPECT_EQ(asked, 3);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+} // namespace
+} // namespace xi::test
+
+namespace xi::test
+{
+namespace
+{
+
+// serve's own events (issue #14): the syscall program it runs puts them into the datapath's
+// ring buffer, where `monitor` reads them beside the packet events, whatever the budget says.
+TEST_F(Events, AgentEventsReachTheRingBufferWithoutBudget)
+{
+    DatapathFixture fx(with_events(1000, 1000), "app-1");
+    drain(fx);
+    AgentEventSink sink(fx.pin_dir());
+    ASSERT_TRUE(sink.available()) << sink.why();
+    xi_event e{};
+    e.reason = XI_AGENT_PEER_DOWN;
+    e.node = 1;
+    e.proto = 17;
+    e.sport = e.dport = htons(9471);
+    e.src = IpAddr::parse("10.200.0.1")->to_xi();
+    e.dst = IpAddr::parse("10.200.0.2")->to_xi();
+    ASSERT_TRUE(sink.emit(e));
+    e.reason = XI_AGENT_SEEN_DOWN;
+    ASSERT_TRUE(sink.emit(e));
+    auto evs = drain(fx);
+    ASSERT_EQ(evs.size(), 2u) << "no refill happened: agent events take no budget";
+    Catalogs names{fx.gen().node_names, {}, {}};
+    auto j = event_json(evs[0], names);
+    EXPECT_EQ(j["source"], "agent");
+    EXPECT_EQ(j["event"], "peer_down");
+    EXPECT_EQ(j["node"], fx.gen().node_names.at(1));
+    EXPECT_EQ(j["src"], "10.200.0.1");
+    EXPECT_EQ(j["dst"], "10.200.0.2");
+    EXPECT_EQ(j["port"], 9471);
+    EXPECT_GT(evs[0].ts_ns, 0u);
+    EXPECT_EQ(evs[0].hook, XI_EV_HOOK_AGENT);
+    EXPECT_EQ(event_json(evs[1], names)["event"], "seen_down");
+    EXPECT_NE(event_line(j).find("agent peer_down edge " + fx.gen().node_names.at(1)),
+              std::string::npos)
+        << event_line(j);
+}
+
+TEST_F(Events, AnAgentEventSinkWithoutTheRingBufferSaysWhy)
+{
+    AgentEventSink sink("/nonexistent/xi");
+    EXPECT_FALSE(sink.available());
+    EXPECT_NE(sink.why().find("does not exist"), std::string::npos) << sink.why();
+    EXPECT_FALSE(sink.emit(xi_event{}));
 }
 
 } // namespace
