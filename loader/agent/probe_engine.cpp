@@ -2,9 +2,14 @@
 #include "probe_engine.h"
 
 #include <algorithm>
+#include <random>
 
 namespace xi
 {
+
+// The first sequence number is random: a datagram that was not answering one of our probes
+// cannot guess which one is in flight.
+ProbeEngine::ProbeEngine(ProbeIo io) : io_(std::move(io)), seq_(std::random_device{}()) {}
 
 void ProbeEngine::configure(const ProbeSetup &s, const std::vector<xi_peer_state> &initial,
                             ProbeClock::time_point now)
@@ -36,7 +41,21 @@ void ProbeEngine::configure(const ProbeSetup &s, const std::vector<xi_peer_state
             next.emplace(sib.slot, std::move(it->second));
             continue;
         }
-        Peer p{sib, PeerProbe(s.policy, probe_seed(s.self_name, sib.name)), now, {}, {}, {}};
+        if (it != peers_.end() && it->second.sib == sib) {
+            // New probe settings for a sibling already probed: keep its verdict and counts.
+            Peer p{sib,
+                   PeerProbe(s.policy, probe_seed(s.self_name, sib.name), it->second.probe.state()),
+                   now,
+                   {},
+                   {},
+                   {},
+                   entries_[sib.slot].probes_sent,
+                   entries_[sib.slot].probes_answered};
+            p.next_send = now + p.probe.next_wait() / 4;
+            next.emplace(sib.slot, std::move(p));
+            continue;
+        }
+        Peer p{sib, PeerProbe(s.policy, probe_seed(s.self_name, sib.name)), now, {}, {}, {}, 0, 0};
         // The first probe within a quarter interval, spread so that edges do not start in step.
         p.next_send = now + p.probe.next_wait() / 4;
         xi_peer_state &e = entries_[sib.slot];
@@ -58,6 +77,7 @@ void ProbeEngine::configure(const ProbeSetup &s, const std::vector<xi_peer_state
             write_entry(node);
         }
     }
+    sync_reported();
 }
 
 void ProbeEngine::tick(ProbeClock::time_point now)
@@ -164,10 +184,11 @@ std::bitset<XI_MAX_NODES> ProbeEngine::down_view() const
 
 void ProbeEngine::record(Peer &p, bool answered, ProbeClock::time_point)
 {
+    const PeerState before = p.probe.state();
     auto changed = p.probe.record(answered);
     xi_peer_state &e = entries_[p.sib.slot];
-    e.probes_sent = p.probe.sent();
-    e.probes_answered = p.probe.answered();
+    e.probes_sent = p.sent_base + p.probe.sent();
+    e.probes_answered = p.answered_base + p.probe.answered();
     if (changed) {
         e.transitions++;
         e.changed_at = io_.wall_now ? io_.wall_now() : 0;
@@ -185,11 +206,18 @@ void ProbeEngine::record(Peer &p, bool answered, ProbeClock::time_point)
     const uint32_t n =
         *changed == PeerState::Down ? setup_.policy.down_after : setup_.policy.up_after;
     if (*changed == PeerState::Down) {
+        // What it said about us is no longer news: it cannot be heard.
+        reported_by_.reset(p.sib.slot);
+        sync_reported();
         extend_window();
         io_.event(XI_AGENT_PEER_DOWN, p.sib,
                   "sibling " + p.sib.name + " (" + p.sib.addr.str() +
                       ") is down: " + std::to_string(n) +
                       " probes in a row unanswered; its slots go to their fallback owners");
+    } else if (before == PeerState::Unknown) {
+        // The first verdict: nothing moves back, no event (io_.event with kind 0 only logs).
+        io_.event(0, p.sib,
+                  "sibling " + p.sib.name + " (" + p.sib.addr.str() + ") answers probes: up");
     } else {
         io_.event(XI_AGENT_PEER_UP, p.sib,
                   "sibling " + p.sib.name + " (" + p.sib.addr.str() + ") is up: " +
@@ -204,11 +232,7 @@ void ProbeEngine::learn_view(const Peer &p, const ProbeMessage &m)
     reported_by_.set(p.sib.slot, sees_us_down);
     if (sees_us_down)
         extend_window();
-    xi_peer_state &self = entries_[setup_.self];
-    if (self.reported_down != reported_by_.count()) {
-        self.reported_down = static_cast<uint32_t>(reported_by_.count());
-        write_entry(setup_.self);
-    }
+    sync_reported();
     if (sees_us_down && !before)
         io_.event(XI_AGENT_SEEN_DOWN, p.sib,
                   "sibling " + p.sib.name +
@@ -227,6 +251,17 @@ void ProbeEngine::extend_window()
         return;
     self.recover_until = until;
     write_entry(setup_.self);
+}
+
+void ProbeEngine::sync_reported()
+{
+    if (setup_.self >= XI_MAX_NODES)
+        return;
+    xi_peer_state &self = entries_[setup_.self];
+    if (self.reported_down != reported_by_.count()) {
+        self.reported_down = static_cast<uint32_t>(reported_by_.count());
+        write_entry(setup_.self);
+    }
 }
 
 void ProbeEngine::write_entry(uint16_t node)

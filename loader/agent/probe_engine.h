@@ -46,7 +46,8 @@ struct ProbeIo {
     std::function<void(const IpAddr &to, const ProbeMessage &m)> send;
     // Write one xi_peer_state entry (the datapath sees it at once).
     std::function<void(uint16_t node, const xi_peer_state &s)> write;
-    // A transition: kind is XI_AGENT_*; node the sibling; text one sentence for the log.
+    // A transition: kind is XI_AGENT_* (0: a first verdict, for the log only); sib the sibling;
+    // text one sentence for the log.
     std::function<void(uint8_t kind, const ProbeSibling &sib, const std::string &text)> event;
     // CLOCK_BOOTTIME units (ns >> 30) `s` seconds from now (xi_peer_state.recover_until).
     std::function<uint32_t(uint32_t s)> boot_after;
@@ -56,7 +57,7 @@ struct ProbeIo {
 class ProbeEngine
 {
 public:
-    explicit ProbeEngine(ProbeIo io) : io_(std::move(io)) {}
+    explicit ProbeEngine(ProbeIo io);
 
     // Take a (new) fleet: siblings that stay keep their state and counters; removed ones are
     // cleared in the map; `initial` gives the map's entries as a previous agent left them (their
@@ -69,7 +70,8 @@ public:
     bool receive(const ProbeMessage &m, const IpAddr &src, ProbeClock::time_point now);
     // When tick has something to do next (far future when nothing is probed).
     ProbeClock::time_point next_deadline() const;
-    // Clear every down flag and the window (serve exiting: without an agent the table decides).
+    // Clear every down flag (serve exiting: without an agent the table decides). The recovery
+    // window stays: it ends by itself, and the flows it protects are still at their fallbacks.
     void clear_all();
 
     const ProbeSetup &setup() const { return setup_; }
@@ -85,11 +87,13 @@ private:
         ProbeClock::time_point next_send;
         std::optional<uint32_t> outstanding; // seq of the probe in flight
         ProbeClock::time_point sent_at, deadline;
+        uint64_t sent_base = 0, answered_base = 0; // counts before new settings restarted it
     };
     void record(Peer &p, bool answered, ProbeClock::time_point now);
     void write_entry(uint16_t node);
     void learn_view(const Peer &p, const ProbeMessage &m);
     void extend_window();
+    void sync_reported();
 
     ProbeIo io_;
     ProbeSetup setup_;
@@ -97,7 +101,6 @@ private:
     std::map<uint16_t, xi_peer_state> entries_; // what is in the map, by node slot
     std::bitset<XI_MAX_NODES> reported_by_;     // siblings whose last message saw us down
     uint32_t seq_ = 1;
-    uint32_t window_written_at_ = 0;
 };
 
 } // namespace xi

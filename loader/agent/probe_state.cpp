@@ -18,7 +18,8 @@ const char *peer_state_name(PeerState s)
     }
 }
 
-PeerProbe::PeerProbe(const ProbePolicy &p, uint64_t seed) : p_(p), rng_(seed | 1)
+PeerProbe::PeerProbe(const ProbePolicy &p, uint64_t seed, PeerState initial)
+    : p_(p), rng_(seed | 1), state_(initial)
 {
     p_.down_after = std::max<uint32_t>(1, p_.down_after);
     p_.up_after = std::max<uint32_t>(1, p_.up_after);

@@ -30,7 +30,8 @@ class PeerProbe
 public:
     // seed: anything that differs per (prober, sibling) pair, so that edges do not probe in
     // lockstep; the same seed gives the same waits (tests).
-    PeerProbe(const ProbePolicy &p, uint64_t seed);
+    // initial: the verdict to start from (new settings for a sibling already probed keep it).
+    PeerProbe(const ProbePolicy &p, uint64_t seed, PeerState initial = PeerState::Unknown);
 
     // One probe's outcome. Returns the new state when this outcome changed it.
     std::optional<PeerState> record(bool answered);

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <bpf/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -61,6 +63,50 @@ ProbeSetup probe_setup(const FleetView &f, const std::string &self,
     return s;
 }
 
+std::optional<FleetView> fleet_from_pins(const std::string &dir)
+{
+    try {
+        auto maps = GenMaps::open_pinned(dir);
+        auto active = read_active(maps);
+        xi_gen_config cfg{};
+        if (!active.generation || bpf_map_lookup_elem(maps.gen_config, &active.slot, &cfg) != 0)
+            return std::nullopt;
+        FleetView f;
+        f.failover.probe_port = ntohs(cfg.probe_port);
+        f.failover.enabled = cfg.probe_port != 0;
+        char ifname[IF_NAMESIZE] = "";
+        if_indextoname(cfg.mesh_ifindex, ifname);
+        auto names = read_catalog(maps, CatalogKind::Node);
+        for (uint32_t i = 0; i < names.size() && i < XI_MAX_NODES; i++) {
+            if (names[i].empty())
+                continue;
+            uint32_t key = active.slot * XI_MAX_NODES + i;
+            xi_node n{};
+            if (bpf_map_lookup_elem(maps.nodes, &key, &n) != 0 || !(n.flags & XI_NODE_F_VALID))
+                continue;
+            NodeCfg c;
+            c.name = names[i];
+            if (n.flags & XI_NODE_F_HAS4) {
+                IpAddr a;
+                a.v4 = true;
+                a.bytes[10] = a.bytes[11] = 0xff;
+                std::memcpy(&a.bytes[12], &n.mesh4, 4);
+                c.mesh4 = a;
+            }
+            if (n.flags & XI_NODE_F_HAS6)
+                c.mesh6 = IpAddr::from_xi(n.mesh6);
+            if (n.flags & XI_NODE_F_EDGE)
+                c.public_if = "?"; // an edge; its interface name is not in the pins
+            if (i == cfg.self_node)
+                c.mesh_if = ifname;
+            f.nodes.push_back(std::move(c));
+        }
+        return f;
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+}
+
 namespace
 {
 
@@ -96,13 +142,21 @@ socklen_t to_sockaddr(const IpAddr &a, uint16_t port, sockaddr_storage &ss)
     return sizeof(*s6);
 }
 
-// A UDP socket on addr:port. IP_FREEBIND: the mesh address may not be on wg0 yet (serve can start
-// before the tunnel), and the socket must not depend on it.
-int bind_probe_socket(const IpAddr &addr, uint16_t port)
+// A UDP socket on addr:port, bound to the mesh interface: probes leave only through the mesh,
+// and only what came in through it is read (a datagram from the internet that claims a sibling's
+// mesh address never reaches it). IP_FREEBIND: the address may not be on the interface yet.
+int bind_probe_socket(const IpAddr &addr, uint16_t port, const std::string &ifname)
 {
     int fd = socket(addr.v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         throw Error("cannot create the probe socket", errno);
+    if (!ifname.empty() && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),
+                                      socklen_t(ifname.size())) != 0) {
+        int e = errno;
+        close(fd);
+        throw Error("cannot bind the probe socket to " + ifname, e,
+                    e == ENODEV ? "the mesh interface does not exist (yet)" : "");
+    }
     int one = 1;
     setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one));
     if (!addr.v4)
@@ -112,10 +166,10 @@ int bind_probe_socket(const IpAddr &addr, uint16_t port)
     if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
         int e = errno;
         close(fd);
-        throw Error("cannot bind the probe socket to " +
-                        (addr.v4 ? addr.str() : "[" + addr.str() + "]") + ":" +
-                        std::to_string(port),
-                    e, "is another serve running for this edge, or the port taken?");
+        throw Error(
+            "cannot bind the probe socket to " + (addr.v4 ? addr.str() : "[" + addr.str() + "]") +
+                ":" + std::to_string(port),
+            e, e == EADDRINUSE ? "is another serve running for this edge, or the port taken?" : "");
     }
     return fd;
 }
@@ -140,7 +194,7 @@ Prober::Prober(const Paths &paths, const std::string &instance)
                   spdlog::warn("failover: {}", text);
               else
                   spdlog::info("failover: {}", text);
-              if (!events_)
+              if (!events_ || !kind)
                   return;
               xi_event e{};
               e.reason = kind;
@@ -160,19 +214,30 @@ Prober::Prober(const Paths &paths, const std::string &instance)
           [] { return static_cast<uint64_t>(time(nullptr)); },
       })
 {
-    if (auto m = PeerStateMap::open(dir_))
-        map_ = std::make_unique<PeerStateMap>(std::move(*m));
-    else
-        spdlog::warn("failover: {}/xi_peer_state does not exist (programs from a release before "
-                     "failover): siblings are probed, but no flow fails over until `attach "
-                     "--replace` loads the current programs",
-                     dir_);
-    events_ = std::make_unique<AgentEventSink>(dir_);
-    if (!events_->available()) {
-        spdlog::warn("failover: sibling transitions are logged and counted, but `monitor` will "
-                     "not show them: {}",
-                     events_->why());
-        events_.reset();
+    open_pins();
+}
+
+// Also at every refresh: `attach --replace` may have brought the map (programs from a release
+// before failover had none).
+void Prober::open_pins()
+{
+    if (!map_) {
+        if (auto m = PeerStateMap::open(dir_))
+            map_ = std::make_unique<PeerStateMap>(std::move(*m));
+        else if (!configured_)
+            spdlog::warn("failover: {}/xi_peer_state does not exist (programs from a release "
+                         "before failover): siblings are probed, but no flow fails over until "
+                         "`attach --replace` loads the current programs",
+                         dir_);
+    }
+    if (!events_) {
+        auto sink = std::make_unique<AgentEventSink>(dir_);
+        if (sink->available())
+            events_ = std::move(sink);
+        else if (!configured_)
+            spdlog::warn("failover: sibling transitions are logged and counted, but `monitor` "
+                         "will not show them: {}",
+                         sink->why());
     }
 }
 
@@ -192,24 +257,26 @@ void Prober::refresh(const FleetView &f, const std::string &self)
     }
     ProbeSetup s = probe_setup(f, self, slots);
     self4_ = self6_ = std::nullopt;
+    mesh_if_.clear();
     for (const auto &n : f.nodes)
         if (n.name == self) {
             self4_ = n.mesh4;
             self6_ = n.mesh6;
+            mesh_if_ = n.mesh_if;
         }
-    std::vector<xi_peer_state> initial;
-    if (!configured_ && map_)
-        initial = map_->all();
-    engine_.configure(s, initial, ProbeClock::now());
-    configured_ = true;
+    open_pins();
+    full_ = s;
     if (!s.enabled) {
         if (fd4_ >= 0 || fd6_ >= 0)
             spdlog::info("failover: off (fleet.failover.enabled is false or this node is no "
                          "edge): probes stopped, every sibling counts as up");
         close_sockets();
-        return;
+    } else {
+        open_sockets();
     }
-    open_sockets();
+    configure_engine();
+    if (!s.enabled)
+        return;
     std::string names;
     for (const auto &sib : s.siblings)
         names += (names.empty() ? "" : ", ") + sib.name + " " + sib.addr.str();
@@ -219,9 +286,21 @@ void Prober::refresh(const FleetView &f, const std::string &self)
                  s.timeout.count(), s.policy.down_after, s.policy.up_after, s.port, names);
 }
 
+void Prober::configure_engine()
+{
+    ProbeSetup s = full_;
+    std::erase_if(s.siblings,
+                  [&](const ProbeSibling &sib) { return (sib.addr.v4 ? fd4_ : fd6_) < 0; });
+    std::vector<xi_peer_state> initial;
+    if (!configured_ && map_)
+        initial = map_->all();
+    engine_.configure(s, initial, ProbeClock::now());
+    configured_ = true;
+}
+
 void Prober::open_sockets()
 {
-    const ProbeSetup &s = engine_.setup();
+    const ProbeSetup &s = full_;
     bool want4 = false, want6 = false;
     for (const auto &sib : s.siblings)
         (sib.addr.v4 ? want4 : want6) = true;
@@ -231,16 +310,27 @@ void Prober::open_sockets()
     close_sockets();
     try {
         if (a4)
-            fd4_ = bind_probe_socket(*a4, s.port);
+            fd4_ = bind_probe_socket(*a4, s.port, mesh_if_);
         if (a6)
-            fd6_ = bind_probe_socket(*a6, s.port);
+            fd6_ = bind_probe_socket(*a6, s.port, mesh_if_);
         bound4_ = a4;
         bound6_ = a6;
         bound_port_ = s.port;
+        rebind_at_ = ProbeClock::time_point::max();
+        if (!bind_error_.empty())
+            spdlog::info("failover: probe sockets bound, probing again");
+        bind_error_.clear();
     } catch (const Error &e) {
-        // Siblings then see this edge down and fail its slots over: loud, but the data plane
-        // of this edge keeps running.
-        spdlog::error("failover: {}; siblings will see this edge down", e.full());
+        // Without a socket this edge cannot probe: its siblings stay as they are here (never
+        // marked down for want of a socket), and they will see this edge down. Tried again
+        // every 2 s; said once per distinct failure.
+        close_sockets();
+        rebind_at_ = ProbeClock::now() + std::chrono::seconds(2);
+        if (e.full() != bind_error_)
+            spdlog::error("failover: {}: not probing, trying again every 2 s; the siblings will "
+                          "see this edge down meanwhile",
+                          e.full());
+        bind_error_ = e.full();
     }
 }
 
@@ -281,12 +371,17 @@ void Prober::on_readable(int fd)
 
 void Prober::tick()
 {
+    if (ProbeClock::now() >= rebind_at_) {
+        open_sockets();
+        if (fd4_ >= 0 || fd6_ >= 0)
+            configure_engine();
+    }
     engine_.tick(ProbeClock::now());
 }
 
 int Prober::timeout_ms() const
 {
-    auto t = engine_.next_deadline();
+    auto t = std::min(engine_.next_deadline(), rebind_at_);
     if (t == ProbeClock::time_point::max())
         return -1;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - ProbeClock::now()).count();

@@ -23,6 +23,11 @@ namespace xi
 ProbeSetup probe_setup(const FleetView &f, const std::string &self,
                        const std::vector<std::string> &node_slots);
 
+// The fleet as the running generation has it (node names, mesh addresses, which are edges, the
+// probe port), with the default probe settings: for an agent that takes over an instance whose
+// file no longer parses. nullopt when the pins cannot be read.
+std::optional<FleetView> fleet_from_pins(const std::string &dir);
+
 class PeerStateMap;
 class AgentEventSink;
 
@@ -44,6 +49,8 @@ public:
 private:
     void open_sockets();
     void close_sockets();
+    void open_pins();
+    void configure_engine(); // full_ minus the siblings of a family without a socket
     void send(const IpAddr &to, const ProbeMessage &m);
 
     Paths paths_;
@@ -56,6 +63,10 @@ private:
     uint16_t bound_port_ = 0;
     std::optional<IpAddr> self4_, self6_;
     bool configured_ = false;
+    ProbeSetup full_;     // what the fleet asks for
+    std::string mesh_if_; // this edge's mesh interface: the probe sockets are bound to it
+    ProbeClock::time_point rebind_at_ = ProbeClock::time_point::max();
+    std::string bind_error_; // the last bind failure, said once
     uint64_t send_errors_logged_ = 0;
 };
 

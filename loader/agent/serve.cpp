@@ -135,12 +135,15 @@ private:
         prober_ = std::make_unique<Prober>(o_.attach.paths, inst_);
         if (!fleet_) {
             auto res = load_config(o_.attach.config_path);
-            if (res.config)
+            if (res.config) {
                 fleet_ = fleet_view(*res.config);
-            else
-                spdlog::error("failover: {} does not parse, probing nothing until a reload "
-                              "applies a good one",
-                              o_.attach.config_path);
+            } else {
+                fleet_ = fleet_from_pins(o_.attach.paths.instance(inst_));
+                spdlog::warn("failover: {} does not parse: probing the fleet of the running "
+                             "generation with the default probe settings until a reload applies "
+                             "a good file",
+                             o_.attach.config_path);
+            }
         }
         if (fleet_)
             prober_->refresh(*fleet_, node_);
@@ -388,8 +391,8 @@ private:
 
     static int ms_until(std::chrono::steady_clock::time_point t)
     {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      t - std::chrono::steady_clock::now())
+        // Rounded up: a deadline less than 1 ms away must not turn into poll(0) until it passes.
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - std::chrono::steady_clock::now())
                       .count();
         return static_cast<int>(std::clamp<long long>(ms, 0, 60000));
     }

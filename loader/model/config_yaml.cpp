@@ -73,10 +73,16 @@ void read_failover(Reader &r, const yaml::Node &n, Config::Failover &f)
     num("jitter", 0, 90, f.jitter_percent);             // percent of the interval
     num("down_after", 1, 100, f.down_after);
     num("up_after", 1, 100, f.up_after);
-    if (f.probe_timeout >= f.probe_interval)
+    // A probe's answer is awaited until the next probe at the latest, and jitter can bring
+    // that one as early as interval * (1 - jitter).
+    const uint64_t shortest = uint64_t(f.probe_interval) * (100 - f.jitter_percent) / 100;
+    if (f.probe_timeout >= shortest)
         r.error(n, "fleet.failover.probe_timeout (" + std::to_string(f.probe_timeout) +
-                       " ms) must be shorter than probe_interval (" +
-                       std::to_string(f.probe_interval) + " ms)");
+                       " ms) must be shorter than the shortest wait between two probes "
+                       "(probe_interval " +
+                       std::to_string(f.probe_interval) + " ms - " +
+                       std::to_string(f.jitter_percent) +
+                       " % jitter = " + std::to_string(shortest) + " ms)");
 }
 
 void read_fleet(Reader &r, const yaml::Node &n, Config &c)

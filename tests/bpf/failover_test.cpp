@@ -17,6 +17,7 @@
 #include "owner.h"
 #include "packet.h"
 #include "privileges.h"
+#include "prober.h"
 #include "scoped_fd.h"
 #include "steer_config.h"
 #include "xi_hash.h"
@@ -298,6 +299,38 @@ TEST(FailoverProbe, ProbesBetweenEdgesPassADenyPolicyNothingElseDoes)
     EXPECT_EQ(verdict(Prog::MeshIngress, udp("10.200.0.2", "10.200.0.1", 40000, 9471), &why),
               TC_ACT_SHOT);
     EXPECT_EQ(why, XI_R_DROP_DEFAULT);
+}
+
+} // namespace
+} // namespace xi::test
+
+namespace xi::test
+{
+namespace
+{
+
+// serve taking over an instance whose file no longer parses probes the fleet the running
+// generation has (issue #14): the same siblings, slots and addresses as the file gave.
+TEST(FailoverPins, TheFleetInThePinsProbesWhatTheFileWould)
+{
+    XI_REQUIRE_PRIVILEGES();
+    DatapathFixture fx(kSteerConfig, "edge-a");
+    auto pinned = fleet_from_pins(fx.pin_dir());
+    ASSERT_TRUE(pinned);
+    auto parsed = parse_config(kSteerConfig, "steer.yaml");
+    ASSERT_TRUE(parsed.config);
+    std::vector<std::string> slots = fx.gen().node_names;
+    auto from_pins = probe_setup(*pinned, "edge-a", slots);
+    auto from_file = probe_setup(fleet_view(*parsed.config), "edge-a", slots);
+    ASSERT_TRUE(from_pins.enabled);
+    EXPECT_EQ(from_pins.self, from_file.self);
+    EXPECT_EQ(from_pins.port, from_file.port);
+    ASSERT_EQ(from_pins.siblings.size(), 2u) << "edge-b and edge-c; the backend is not probed";
+    EXPECT_EQ(from_pins.siblings, from_file.siblings);
+    bool has_mesh_if = false;
+    for (const auto &n : pinned->nodes)
+        has_mesh_if |= n.name == "edge-a" && !n.mesh_if.empty();
+    EXPECT_TRUE(has_mesh_if) << "the probe sockets bind to this edge's mesh interface";
 }
 
 } // namespace

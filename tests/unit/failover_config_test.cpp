@@ -59,8 +59,12 @@ TEST(FailoverConfig, ErrorsNameTheLineAndTheReason)
     EXPECT_EQ(first("  failover:\n    down_after: 0\n"),
               "test.yaml:5:17: fleet.failover.down_after 0 is out of range 1..100");
     EXPECT_EQ(first("  failover:\n    probe_interval: 400\n    probe_timeout: 400\n"),
-              "test.yaml:5:5: fleet.failover.probe_timeout (400 ms) must be shorter than "
-              "probe_interval (400 ms)");
+              "test.yaml:5:5: fleet.failover.probe_timeout (400 ms) must be shorter than the "
+              "shortest wait between two probes (probe_interval 400 ms - 20 % jitter = 320 ms)");
+    EXPECT_EQ(first("  failover:\n    probe_interval: 1000\n    probe_timeout: 900\n"),
+              "test.yaml:5:5: fleet.failover.probe_timeout (900 ms) must be shorter than the "
+              "shortest wait between two probes (probe_interval 1000 ms - 20 % jitter = 800 ms)")
+        << "a jittered probe would come before the timeout of the one before";
     EXPECT_EQ(first("  failover:\n    enabled: maybe\n"),
               "test.yaml:5:14: fleet.failover.enabled must be true or false");
     EXPECT_NE(first("  failover:\n    probes: 3\n").find("test.yaml:5:5:"), std::string::npos);

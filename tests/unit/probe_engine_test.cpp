@@ -121,6 +121,7 @@ public:
         return edges_[observer].map[uint16_t(node)].flags & XI_PEER_F_DOWN;
     }
     Edge &edge(int i) { return edges_[i]; }
+    ProbeClock::time_point now() const { return now_; }
     uint32_t boot_units() const
     {
         return uint32_t(
@@ -274,7 +275,8 @@ TEST(ProbeEngine, AnEdgeThatReturnsLearnsItWasSeenDownAndIsTakenBackAfterUpAfter
     EXPECT_GE(f.edge(3).map[3].recover_until, f.boot_units() + 299);
     EXPECT_EQ(count_events(f.edge(3), XI_AGENT_SEEN_DOWN), 3u);
     for (int o = 0; o < 3; o++) {
-        EXPECT_EQ(count_events(f.edge(o), XI_AGENT_PEER_UP, 3), 2u) << "unknown->up, down->up";
+        EXPECT_EQ(count_events(f.edge(o), XI_AGENT_PEER_UP, 3), 1u)
+            << "down->up only: a first verdict is no event";
     }
     f.run(500ms);
     EXPECT_EQ(f.edge(3).map[3].reported_down, 0u) << "nobody sees it down any more";
@@ -453,6 +455,48 @@ TEST(ProbeSetup, ProbesEveryOtherEdgeThatMayHoldSlotsInTheFamilyBothHave)
     EXPECT_FALSE(xi::probe_setup(f, "new", slots).enabled) << "no slot yet";
     f.failover.enabled = false;
     EXPECT_FALSE(xi::probe_setup(f, "a", slots).enabled);
+}
+
+} // namespace
+
+namespace
+{
+
+TEST(ProbeEngine, NewProbeSettingsKeepEachSiblingsVerdictAndCounts)
+{
+    Fleet f(3);
+    f.run(1s);
+    f.edge(2).alive = false;
+    f.run(1s);
+    ASSERT_TRUE(f.down_flag(0, 2));
+    auto &e = *f.edge(0).engine;
+    const uint64_t sent = f.edge(0).map[2].probes_sent;
+    const size_t events = f.edge(0).events.size();
+    auto s = f.setup(0);
+    s.policy.interval = 150ms; // a reload with other probe settings
+    e.configure(s, {}, f.now());
+    EXPECT_EQ(e.state_of(2), PeerState::Down);
+    EXPECT_TRUE(f.down_flag(0, 2)) << "still failed over";
+    EXPECT_EQ(e.state_of(1), PeerState::Up);
+    f.run(1s);
+    EXPECT_TRUE(f.down_flag(0, 2));
+    EXPECT_GT(f.edge(0).map[2].probes_sent, sent) << "counts go on, never back";
+    EXPECT_EQ(f.edge(0).events.size(), events) << "no second peer_down, no peer_up";
+}
+
+TEST(ProbeEngine, ASiblingThatGoesSilentStopsCountingAsSeeingUsDown)
+{
+    Fleet f(3);
+    f.run(1s);
+    // Edge2's answers to edge1 are lost, its probes and edge1's probes are not: edge1 sees
+    // edge2 down and says so in every probe it sends there. Then edge1 dies.
+    f.lossy(2, 1, {true});
+    f.run(1s);
+    ASSERT_EQ(f.edge(2).map[2].reported_down, 1u);
+    f.edge(1).alive = false;
+    f.run(1s);
+    EXPECT_TRUE(f.down_flag(2, 1));
+    EXPECT_EQ(f.edge(2).map[2].reported_down, 0u) << "a sibling it cannot hear says nothing";
 }
 
 } // namespace
