@@ -117,9 +117,10 @@ say "failover: 4 edges run serve, probes every $INTERVAL ms (timeout $TIMEOUT ms
 st_build
 st_mesh
 st_write_config
-for e in "${ST_EDGES[@]}"; do fo_serve "$e"; done
+# One after the other: attaches take the pin lock, and a serve that finds it busy exits.
 for e in "${ST_EDGES[@]}"; do
-    wait_until 100 0.1 status_json "$(st_inst "$e")" || fail "serve on $e did not attach: $(cat "$XI_TMP/serve-$e-1.log")"
+    fo_serve "$e"
+    wait_until 300 0.1 status_json "$(st_inst "$e")" || fail "serve on $e did not attach: $(cat "$XI_TMP/serve-$e-1.log")"
 done
 st_servers
 t_up=$EPOCHREALTIME
