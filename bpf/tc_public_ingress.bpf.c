@@ -100,11 +100,12 @@ int xi_tc_pub_in(struct __sk_buff *skb)
                 return xi_pub_in_verdict(XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
             r = XI_R_SECOND_CHANCE_OUT;
             owner = prev;
-            sc = 1;
+            sc = XI_MARK_SECOND_CHANCE;
         }
-        /* Failover: marked, so the fallback delivers it whatever its own view of the owner. */
+        /* Failover: marked, so that the fallback keeps it or sends it on to the owner only, never
+         * by its own view of the owner. */
         if (r == XI_R_FAILOVER_OUT)
-            sc = 1;
+            sc = XI_MARK_FAILOVER;
         xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
         if (owner == XI_NODE_NONE)
             return XI_TC_NEXT;
