@@ -289,6 +289,12 @@ pass "partition: a new flow in edge3's slot went edge1 -> edge2 (its fallback) a
 pass "partition: Q, held by edge3, survived edge1's verdict ($(st_r sent) bytes, sha256 equal, served by edge3 only): edge2 sent $(($(st_c edge2 fo_on) - on2)) of its packets on to edge3, which delivered them (second chance, never sent on)"
 
 # ---- the transfer owned by a survivor, and the rest
+# Every "down" verdict each agent logged (a false one about a live edge shows here: under TCG,
+# agents sharing one emulated CPU miss 100 ms timeouts together).
+for f in "$XI_TMP"/serve-*.log; do
+    n=$(grep -c "is down:" "$f" || true)
+    echo "    $(basename "$f" .log): $n down verdicts$( ((n)) && grep -o "sibling edge[0-9] ([^)]*) is down" "$f" | sort | uniq -c | awk '{printf " [%s x%d]", $3, $1}')"
+done
 touch "$XI_TMP/S.until"
 rc_S=0
 wait "$pid_S" || rc_S=$?
