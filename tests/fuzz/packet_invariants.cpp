@@ -267,9 +267,10 @@ std::string check_encapsulated(const Run &x)
 
 std::string check_mesh_metadata(const Run &x)
 {
-    static const uint32_t unchecked[] = {
-        XI_R_PASS_NOT_IP,        XI_R_PASS_VLAN_DEPTH,  XI_R_PASS_EXTHDR, XI_R_DECAP,
-        XI_R_SECOND_CHANCE_HELD, XI_R_SECOND_CHANCE_IN, XI_R_FAILOVER_IN};
+    static const uint32_t unchecked[] = {XI_R_PASS_NOT_IP,        XI_R_PASS_VLAN_DEPTH,
+                                         XI_R_PASS_EXTHDR,        XI_R_DECAP,
+                                         XI_R_SECOND_CHANCE_HELD, XI_R_SECOND_CHANCE_IN,
+                                         XI_R_FAILOVER_IN};
     for (uint32_t u : unchecked)
         if (x.counted(u))
             return "";
