@@ -100,12 +100,11 @@ int xi_tc_pub_in(struct __sk_buff *skb)
                 return xi_pub_in_verdict(XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
             r = XI_R_SECOND_CHANCE_OUT;
             owner = prev;
-            sc = XI_MARK_SECOND_CHANCE;
+            sc = 1;
         }
-        /* Failover: marked, so that the fallback keeps it or sends it on to the owner only, never
-         * by its own view of the owner. */
+        /* Failover: marked, so the fallback delivers it whatever its own view of the owner. */
         if (r == XI_R_FAILOVER_OUT)
-            sc = XI_MARK_FAILOVER;
+            sc = 1;
         xi_count(XI_HOOK_TC_PUBLIC_INGRESS, r);
         if (owner == XI_NODE_NONE)
             return XI_TC_NEXT;

@@ -44,16 +44,6 @@
  * edges: never change it. */
 #define XI_ENCAP_ID_SECOND_CHANCE 0x8000
 #define XI_ENCAP_FLOW_SECOND_CHANCE 0x08
-/* The failover marker (issue #14): sent by an edge that sees the slot's owner down, to the slot's
- * fallback. IPv4 ID bit 14, IPv6 flow label bit 18 (header byte 1, bit 2). The fallback keeps what
- * it holds (or a new flow) and sends the rest once, with the second-chance marker, to the owner:
- * the sender's verdict may be wrong. */
-#define XI_ENCAP_ID_FAILOVER 0x4000
-#define XI_ENCAP_FLOW_FAILOVER 0x04
-/* Which marker an encapsulation carries (bpf/lib/encap.h). */
-#define XI_MARK_NONE 0
-#define XI_MARK_SECOND_CHANCE 1
-#define XI_MARK_FAILOVER 2
 
 #define XI_ROLE_WORLD 0
 #define XI_ROLE_ANY 0xffff

@@ -59,10 +59,6 @@
       "owner down as this edge's probes see it, and this edge is the slot's fallback: local")      \
     X(33, ALLOW_PROBE, "allow_probe",                                                              \
       "a sibling probe (UDP probe port, edge to edge): allowed whatever the rules say")            \
-    X(34, FAILOVER_IN, "failover_in",                                                              \
-      "from an edge that sees the owner down, to us its fallback: a new flow or one held here")    \
-    X(35, FAILOVER_ON, "failover_on",                                                              \
-      "from an edge that sees the owner down, not held here: sent once, marked, to the owner")     \
     X(27, GUARD_METADATA_SEEN, "guard_metadata_seen",                                              \
       "came in through the mesh, now bound for a metadata address: counted, passed (guard count)") \
     X(64, DROP_TRUNCATED, "truncated", "header truncated")                                         \

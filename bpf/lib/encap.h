@@ -90,10 +90,9 @@ static __always_inline int xi_fit_datagram(struct __sk_buff *skb, const struct x
 
 /*
  * The outer header at off (after the Ethernet header; 0 on an L3 mesh device), from this edge to
- * peer, for the datagram pp describes. mark (XI_MARK_*): XI_MARK_SECOND_CHANCE (second_chance.h)
- * so the receiving edge delivers it and never forwards it again: IPv4 ID bit 15 (our IDs are 0,
- * and a GSO split of the outer header counts up from there), IPv6 flow label bit 19 (ours are
- * 0); XI_MARK_FAILOVER (failover.h): ID bit 14, flow label bit 18.
+ * peer, for the datagram pp describes. sc: a second chance (second_chance.h), marked so the
+ * receiving edge delivers it and never forwards it again: IPv4 ID bit 15 (our IDs are 0, and a
+ * GSO split of the outer header counts up from there), IPv6 flow label bit 19 (ours are 0).
  */
 static __always_inline int xi_write_outer(struct __sk_buff *skb, __u32 off, int ipv6,
                                           const struct xi_pkt *pp, const struct xi_node *self,
@@ -108,10 +107,7 @@ static __always_inline int xi_write_outer(struct __sk_buff *skb, __u32 off, int 
 
         o.version = 6;
         o.priority = pp->tos >> 4;
-        o.flow_lbl[0] =
-            (pp->tos & 0x0f) << 4 | (sc == XI_MARK_SECOND_CHANCE ? XI_ENCAP_FLOW_SECOND_CHANCE
-                                     : sc == XI_MARK_FAILOVER    ? XI_ENCAP_FLOW_FAILOVER
-                                                                 : 0);
+        o.flow_lbl[0] = (pp->tos & 0x0f) << 4 | (sc ? XI_ENCAP_FLOW_SECOND_CHANCE : 0);
         o.payload_len = bpf_htons(pp->l3_len);
         o.nexthdr = IPPROTO_IPV6;
         o.hop_limit = pp->ttl;
@@ -125,9 +121,7 @@ static __always_inline int xi_write_outer(struct __sk_buff *skb, __u32 off, int 
         o.ihl = 5;
         o.tos = pp->tos;
         o.tot_len = bpf_htons(pp->l3_len + sizeof(o));
-        o.id = sc == XI_MARK_SECOND_CHANCE ? bpf_htons(XI_ENCAP_ID_SECOND_CHANCE)
-               : sc == XI_MARK_FAILOVER    ? bpf_htons(XI_ENCAP_ID_FAILOVER)
-                                           : 0;
+        o.id = sc ? bpf_htons(XI_ENCAP_ID_SECOND_CHANCE) : 0;
         o.frag_off = bpf_htons(0x4000); /* DF: an oversize packet is dropped above, never split */
         o.ttl = pp->ttl;
         o.protocol = IPPROTO_IPIP;
@@ -139,33 +133,25 @@ static __always_inline int xi_write_outer(struct __sk_buff *skb, __u32 off, int 
 }
 
 /*
- * Which marker the outer header of steering traffic (outer: as parsed) carries: XI_MARK_*
- * (second chance wins if a sender set both). XI_MARK_NONE when it cannot be read.
+ * Whether the outer header of steering traffic (outer: as parsed) carries the second-chance
+ * marker. 0 when it cannot be read.
  */
-static __always_inline int xi_outer_mark(struct __sk_buff *skb, const struct xi_pkt *outer)
+static __always_inline int xi_outer_second_chance(struct __sk_buff *skb, const struct xi_pkt *outer)
 {
     void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
     __u8 *h = data + outer->l3_off;
-    __u8 b;
 
     if (outer->l3_off > XI_MAX_HDR_OFF || (void *)(h + 8) > end)
-        return XI_MARK_NONE;
-    if (outer->family == 4) {
-        b = h[4]; /* ID, high byte */
-        return b & (XI_ENCAP_ID_SECOND_CHANCE >> 8) ? XI_MARK_SECOND_CHANCE
-               : b & (XI_ENCAP_ID_FAILOVER >> 8)    ? XI_MARK_FAILOVER
-                                                    : XI_MARK_NONE;
-    }
-    b = h[1]; /* flow label, top bits */
-    return b & XI_ENCAP_FLOW_SECOND_CHANCE ? XI_MARK_SECOND_CHANCE
-           : b & XI_ENCAP_FLOW_FAILOVER    ? XI_MARK_FAILOVER
-                                           : XI_MARK_NONE;
+        return 0;
+    if (outer->family == 4)
+        return (h[4] & (XI_ENCAP_ID_SECOND_CHANCE >> 8)) != 0; /* ID, high byte */
+    return (h[1] & XI_ENCAP_FLOW_SECOND_CHANCE) != 0;          /* flow label, top bits */
 }
 
 /*
  * Encapsulate the Ethernet frame in skb for the owning edge and redirect it into the mesh
  * interface. parsed: the packet as the caller parsed it (TC's own decision), or NULL (an XDP
- * mark: parse here). sc: the marker (XI_MARK_*, see xi_write_outer). Returns the TC verdict.
+ * mark: parse here). sc: a second chance (marked, see xi_write_outer). Returns the TC verdict.
  */
 static __always_inline int xi_encap_redirect(struct __sk_buff *skb, __u32 gen_slot, __u32 owner,
                                              int ipv6, const struct xi_pkt *parsed, int sc)

@@ -49,7 +49,7 @@ static __always_inline int xi_is_steering(const struct xi_pkt *p)
  */
 static __always_inline int xi_mesh_second_chance(struct __sk_buff *skb, int l2,
                                                  const struct xi_gen *g, const struct xi_pkt *p,
-                                                 __u32 prev, __u32 reason)
+                                                 __u32 prev)
 {
     const __u32 hook = XI_HOOK_TC_MESH_INGRESS;
     const int ipv6 = p->family == 6;
@@ -68,14 +68,14 @@ static __always_inline int xi_mesh_second_chance(struct __sk_buff *skb, int l2,
      * describe this very layout again, so the room alone restores it. */
     if ((bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags) &&
          bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) ||
-        xi_write_outer(skb, l2 ? ETH_HLEN : 0, ipv6, p, self, peer, XI_MARK_SECOND_CHANCE))
+        xi_write_outer(skb, l2 ? ETH_HLEN : 0, ipv6, p, self, peer, 1))
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_ENCAP_FAILED);
     xi_count_node(prev, XI_NODE_FWD_PACKETS, p->l3_len + overhead);
-    xi_event(XI_EV_BUCKET_STEER, hook, reason, p, XI_ROLE_WORLD, XI_ROLE_WORLD, 0xffff, prev,
-             XI_EV_F_STEERED);
+    xi_event(XI_EV_BUCKET_STEER, hook, XI_R_SECOND_CHANCE_OUT, p, XI_ROLE_WORLD, XI_ROLE_WORLD,
+             0xffff, prev, XI_EV_F_STEERED);
     if (bpf_redirect(g->cfg->mesh_ifindex, 0) != TC_ACT_REDIRECT)
         return xi_mesh_verdict(hook, TC_ACT_SHOT, XI_R_DROP_REDIRECT_FAILED);
-    return xi_mesh_verdict(hook, TC_ACT_REDIRECT, reason);
+    return xi_mesh_verdict(hook, TC_ACT_REDIRECT, XI_R_SECOND_CHANCE_OUT);
 }
 
 /*
@@ -92,12 +92,12 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
     struct xi_pkt inner = {};
     __u64 hash;
     __u32 node, prev;
-    int r, mark;
+    int r, sc_in;
 
     if (!sender || !(sender->flags & XI_IDENT_F_EDGE) || sender->node == g->cfg->self_node)
         return xi_mesh_deny(hook, XI_R_DROP_DECAP_UNKNOWN, outer, XI_NODE_NONE, 0);
     node = sender->node;
-    mark = xi_outer_mark(skb, outer); /* read before the outer header goes */
+    sc_in = xi_outer_second_chance(skb, outer); /* read before the outer header goes */
     {
         /* The inner header must be there before the outer one goes. */
         void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -125,23 +125,8 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
         return xi_mesh_deny(hook, XI_R_DROP_STEERED_NOT_VIP, &inner, node, XI_EV_F_STEERED);
     xi_count_node(node, XI_NODE_DECAP_PACKETS, outer->l3_len); /* as on the forward side */
     /* A second chance already: delivered here whatever we hold, never sent on again. */
-    if (mark == XI_MARK_SECOND_CHANCE)
+    if (sc_in)
         return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_IN);
-    /* Failover: the sender sees the slot's owner down and we are the slot's fallback. A new
-     * flow, or one held here, stays; anything else goes once to the owner, marked as a second
-     * chance (delivered there, never sent on): the sender may be wrong about the owner, and
-     * its established flows must not be reset here. If we see the owner down too, or our table
-     * names no other owner, it stays: there is nowhere better. */
-    if (mark == XI_MARK_FAILOVER) {
-        int failover;
-        __u32 o = xi_owner(g, hash, &prev, &failover);
-
-        /* ICMP errors and fragments (r not LOCAL) carry no socket to ask about: they stay. */
-        if (r != XI_R_LOCAL || failover || o == XI_NODE_NONE || o == g->cfg->self_node ||
-            xi_sc_local(skb, &inner))
-            return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_FAILOVER_IN);
-        return xi_mesh_second_chance(skb, l2, g, &inner, o, XI_R_FAILOVER_ON);
-    }
     /* The edge that may hold the flow instead of us: the slot's previous owner, or, when our
      * table names another owner (the sender reloaded a fleet change before we did), that
      * owner. Asked only then; a flow not held here gets its second chance there. */
@@ -154,7 +139,7 @@ static __always_inline int xi_mesh_decap(struct __sk_buff *skb, int l2, const st
             prev = o;
         if (prev != XI_NODE_NONE && prev != g->cfg->self_node) {
             if (!xi_sc_local(skb, &inner))
-                return xi_mesh_second_chance(skb, l2, g, &inner, prev, XI_R_SECOND_CHANCE_OUT);
+                return xi_mesh_second_chance(skb, l2, g, &inner, prev);
             return xi_mesh_verdict(hook, XI_TC_NEXT, XI_R_SECOND_CHANCE_HELD);
         }
     }

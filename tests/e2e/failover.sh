@@ -136,7 +136,7 @@ mapfile -t VPORTS < <(fo_pick "$V" '!edge1' 40000 300)
 read -r -a MPORT < <(fo_pick "$V" edge2 48000 1)
 read -r -a LPORT < <(fo_pick "$V" edge1 49000 1)
 read -r -a SPORT_ < <(fo_pick edge2 '!edge2' 50000 1)
-mapfile -t P3 < <(fo_pick edge3 edge2 52000 2)
+read -r -a P3 < <(fo_pick edge3 edge2 52000 1)
 echo "  $(st_owner_line 4 "${MPORT[0]}" | tail -1) (M)"
 echo "  $(st_owner_line 4 "${LPORT[0]}" | tail -1) (L)"
 pass "ports picked with xdp-ingress owner: 300 in edge4's slots, M and L in two of them, S owned by edge2"
@@ -181,8 +181,8 @@ pass "A: during the outage M started, and L completed at its fallback edge1"
 st_snapshot
 (($(st_c edge1 fo_out) > 0)) || fail "A: edge1 counted no failover_out"
 (($(st_c edge1 fo_local) > 0)) || fail "A: edge1 counted no failover_local"
-(($(st_c edge2 fo_in) > 0)) || fail "A: edge2 kept nothing of what edge1 failed over"
-pass "A: edge1 failover_out $(st_c edge1 fo_out), failover_local $(st_c edge1 fo_local); edge2 kept $(st_c edge2 fo_in) failover packets (failover_in)"
+(($(st_c edge2 sc_in) > 0)) || fail "A: edge2 received nothing marked"
+pass "A: edge1 failover_out $(st_c edge1 fo_out), failover_local $(st_c edge1 fo_local); edge2 delivered $(st_c edge2 sc_in) marked packets"
 for e in edge1 edge2 edge3; do
     xrun "$XI_BIN" health --instance "$(st_inst "$e")"
     expect_rc 0 "health of $e while edge4 is down"
@@ -250,43 +250,22 @@ wait_until 50 0.1 fo_all_see down "$V" edge1 edge2 edge3 || fail "C: not every s
 
 # ---- Partition: edge1 and edge3 lose each other only
 say "partition: the tunnel between edge1 and edge3 breaks, the others see both"
-# Q: held by edge3 (its slot's fallback is edge2), running before and through the partition.
-rm -f "$XI_TMP/Q.ready" "$XI_TMP/Q.until"
-nsx cl "$XI_PY" "$ST_DIR/xfer.py" client --dst "$ST_VIP4" --port "$ST_PORT" --src "$ST_CL4" \
-    --sport "${P3[1]}" --ready "$XI_TMP/Q.ready" --until "$XI_TMP/Q.until" --rate 8 \
-    --bytes $((256 << 20)) --seconds 120 >"$XI_TMP/Q.json" &
-echo $! >>"$XI_TMP/pids"
-pid_Q=$!
-wait_until 100 0.1 test -f "$XI_TMP/Q.ready" || fail "partition: transfer Q did not connect"
 wg_set edge1 set wg0 peer "$(<"$XI_TMP/edge3.pub")" remove
 wait_until 50 0.1 fo_all_see down edge3 edge1 || fail "partition: edge1 does not see edge3 down"
 wait_until 50 0.1 fo_all_see down edge1 edge3 || fail "partition: edge3 does not see edge1 down"
 fo_all_see up edge3 edge2 && fo_all_see up edge1 edge2 || fail "partition: edge2 should see both up"
 pass "partition: edge1 and edge3 see each other down, edge2 sees both up"
 st_snapshot
-sc_out2=$(st_c edge2 sc_out) fo_out2=$(st_c edge2 fo_out) in2=$(st_c edge2 fo_in) on2=$(st_c edge2 fo_on)
-sc_in3=$(st_c edge3 sc_in)
+sc_out2=$(st_c edge2 sc_out) fo_out2=$(st_c edge2 fo_out) in2=$(st_c edge2 sc_in)
 nsx cl "$XI_PY" "$ST_DIR/xfer.py" client --dst "$ST_VIP4" --port "$ST_PORT" --src "$ST_CL4" \
     --sport "${P3[0]}" --bytes $((2 << 20)) --seconds 20 >"$XI_TMP/P.json" ||
     fail "partition: a new connection in edge3's slot failed: $(<"$XI_TMP/P.json")"
 [ "$(fo_served_by "${P3[0]}")" = edge2 ] || fail "partition: served by $(fo_served_by "${P3[0]}"), not edge2"
-sleep 1 # Q keeps running through edge1 -> edge2 -> edge3
-touch "$XI_TMP/Q.until"
-rc_Q=0
-wait "$pid_Q" || rc_Q=$?
-ST_RESULT=$XI_TMP/Q.json
-st_load_result "${P3[1]}"
-{ [ "$rc_Q" = 0 ] && [ "$(st_r result)" = pass ] && [ "$(st_r sha256_match)" = True ]; } ||
-    fail "partition: Q (held by edge3, which edge1 sees down) broke: $(<"$XI_TMP/Q.json")"
-[ "$(fo_served_by "${P3[1]}")" = edge3 ] || fail "partition: Q was served by $(fo_served_by "${P3[1]}"), not edge3 alone"
 st_snapshot
-(($(st_c edge2 fo_in) > in2)) || fail "partition: edge2 kept nothing of the new flow"
-(($(st_c edge2 fo_on) > on2)) || fail "partition: edge2 sent nothing of Q on to edge3"
-(($(st_c edge3 sc_in) > sc_in3)) || fail "partition: edge3 received nothing of Q from edge2"
+(($(st_c edge2 sc_in) > in2)) || fail "partition: edge2 did not receive the marked packets"
 { [ "$(st_c edge2 sc_out)" = "$sc_out2" ] && [ "$(st_c edge2 fo_out)" = "$fo_out2" ]; } ||
-    fail "partition: edge2 failed something over itself"
-pass "partition: a new flow in edge3's slot went edge1 -> edge2 (its fallback) and stayed there: $(($(st_c edge2 fo_in) - in2)) packets kept"
-pass "partition: Q, held by edge3, survived edge1's verdict ($(st_r sent) bytes, sha256 equal, served by edge3 only): edge2 sent $(($(st_c edge2 fo_on) - on2)) of its packets on to edge3, which delivered them (second chance, never sent on)"
+    fail "partition: edge2 sent packets on (a loop)"
+pass "partition: a new flow in edge3's slot went edge1 -> edge2 (fallback) and stayed there although edge2 sees edge3 up: $(($(st_c edge2 sc_in) - in2)) marked packets delivered, 0 sent on"
 
 # ---- the transfer owned by a survivor, and the rest
 # Every "down" verdict each agent logged (a false one about a live edge shows here: under TCG,

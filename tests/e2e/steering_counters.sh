@@ -47,8 +47,6 @@ for f in files:
          # Failover (issue #14): slots of a sibling this edge sees down.
          "fo_out": c(j, "public/tc/ingress", "failover_out") + c(j, "mesh/tc/ingress", "failover_out"),
          "fo_local": c(j, "public/tc/ingress", "failover_local") + c(j, "mesh/tc/ingress", "failover_local"),
-         "fo_in": c(j, "mesh/tc/ingress", "failover_in"),
-         "fo_on": c(j, "mesh/tc/ingress", "failover_on"),
          "handoff": ",".join(sorted({a["handoff"] for a in j.get("attachments", []) if "handoff" in a})),
          "drops": " ".join("%s:%s=%d" % (x["hook"], x["reason"], x["packets"])
                            for x in j["counters"] if x["drop"] and x["packets"])}
@@ -84,7 +82,7 @@ EOF
 st_status() { echo "$XI_TMP/status-$1.json"; }
 # st_c EDGE NAME: a counter loaded by st_snapshot: forward and local (decisions, XDP + TC),
 # xdp_forward, tc_forward, mark_failed, tc_decides, xdp_decided, tc_redirect, mesh_decap,
-# mss_clamped, sc_out, sc_held, sc_in (second chance), fo_out, fo_local, fo_in, fo_on (failover),
+# mss_clamped, sc_out, sc_held, sc_in (second chance), fo_out, fo_local (failover),
 # peer/SIBLING (its state as this edge's probes see it: up, down, unknown), fwd/SIBLING, decap/SIBLING (packets; 0 if none), fwd_bytes/SIBLING,
 # decap_bytes/SIBLING, drops, handoff (text).
 st_c() {

@@ -269,8 +269,7 @@ std::string check_mesh_metadata(const Run &x)
 {
     static const uint32_t unchecked[] = {XI_R_PASS_NOT_IP,        XI_R_PASS_VLAN_DEPTH,
                                          XI_R_PASS_EXTHDR,        XI_R_DECAP,
-                                         XI_R_SECOND_CHANCE_HELD, XI_R_SECOND_CHANCE_IN,
-                                         XI_R_FAILOVER_IN};
+                                         XI_R_SECOND_CHANCE_HELD, XI_R_SECOND_CHANCE_IN};
     for (uint32_t u : unchecked)
         if (x.counted(u))
             return "";
@@ -288,13 +287,13 @@ std::string check_mesh_metadata(const Run &x)
     return "";
 }
 
-// Mesh ingress redirects only a second chance (or a failover packet sent on to the owner, with
-// the same marker): steering traffic it decapsulated, wrapped again for another edge (same
-// family, same size), marked, the inner datagram and what follows it unchanged.
+// Mesh ingress redirects only a second chance: steering traffic it decapsulated, wrapped again
+// for another edge (same family, same size), marked, the inner datagram and what follows it
+// unchanged.
 std::string check_second_chance(const Run &x)
 {
-    if (!x.counted(XI_R_SECOND_CHANCE_OUT) && !x.counted(XI_R_FAILOVER_ON))
-        return "mesh ingress redirected without second_chance_out or failover_on";
+    if (!x.counted(XI_R_SECOND_CHANCE_OUT))
+        return "mesh ingress redirected without second_chance_out";
     const Bytes &in = x.in, &o = x.r.out;
     if (in.size() < 14 + 20 || o.size() != in.size() || (o[14] >> 4) != (in[14] >> 4))
         return "second chance: not the input's size and family";
@@ -370,7 +369,7 @@ std::string check_run(const Run &x)
             return why;
         // Decapsulated steering traffic (delivered here, second chance or not).
         if (x.counted(XI_R_DECAP) || x.counted(XI_R_SECOND_CHANCE_HELD) ||
-            x.counted(XI_R_SECOND_CHANCE_IN) || x.counted(XI_R_FAILOVER_IN))
+            x.counted(XI_R_SECOND_CHANCE_IN))
             return "";
     }
     return check_unchanged_but_mss(x);

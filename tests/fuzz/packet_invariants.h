@@ -21,9 +21,8 @@
 //                (GRE, VXLAN 4789/8472, Geneve 6081; IP in IP leaving) carries a packet to a
 //                metadata address. A passed frame leaves unchanged but for an MSS clamp.
 //                Mesh ingress: what it passes carries the guard's mark; it redirects only a
-//                second chance (counted second_chance_out, or failover_on: a failover packet
-//                not held at the fallback, sent on to the owner): the decapsulated datagram,
-//                wrapped again (same family and size), marked, otherwise unchanged.
+//                second chance (counted second_chance_out): the decapsulated datagram, wrapped
+//                again (same family and size), marked, otherwise unchanged.
 //   guard hooks  (ingress and egress, fed marked frames) pass or drop; a pass counts nothing
 //                (or pass_vlan_depth / pass_exthdr), leaves the frame and the mark unchanged,
 //                and is not bound for a metadata address.
