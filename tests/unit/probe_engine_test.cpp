@@ -116,6 +116,14 @@ public:
         return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - start);
     }
 
+    // Everyone up for a second, then `node` dies and the others have a second to notice.
+    void kill_and_settle(int node)
+    {
+        run(std::chrono::seconds(1));
+        edges_[node].alive = false;
+        run(std::chrono::seconds(1));
+    }
+
     bool down_flag(int observer, int node)
     {
         return edges_[observer].map[uint16_t(node)].flags & XI_PEER_F_DOWN;
@@ -365,9 +373,7 @@ TEST(ProbeEngine, APreviousAgentsDownFlagStaysUntilTheProbesDecide)
 TEST(ProbeEngine, ReconfigureClearsRemovedSiblingsAndDisablingClearsEverything)
 {
     Fleet f(3);
-    f.run(1s);
-    f.edge(2).alive = false;
-    f.run(1s);
+    f.kill_and_settle(2);
     ASSERT_TRUE(f.down_flag(0, 2));
     auto &e = *f.edge(0).engine;
     auto s = f.setup(0);
@@ -390,9 +396,7 @@ TEST(ProbeEngine, ReconfigureClearsRemovedSiblingsAndDisablingClearsEverything)
 TEST(ProbeEngine, ClearAllDropsTheDownFlagsAndKeepsTheWindow)
 {
     Fleet f(3);
-    f.run(1s);
-    f.edge(2).alive = false;
-    f.run(1s);
+    f.kill_and_settle(2);
     ASSERT_TRUE(f.down_flag(0, 2));
     uint32_t until = f.edge(0).map[0].recover_until;
     ASSERT_GT(until, 0u);
@@ -465,9 +469,7 @@ namespace
 TEST(ProbeEngine, NewProbeSettingsKeepEachSiblingsVerdictAndCounts)
 {
     Fleet f(3);
-    f.run(1s);
-    f.edge(2).alive = false;
-    f.run(1s);
+    f.kill_and_settle(2);
     ASSERT_TRUE(f.down_flag(0, 2));
     auto &e = *f.edge(0).engine;
     const uint64_t sent = f.edge(0).map[2].probes_sent;
